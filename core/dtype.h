@@ -1,0 +1,78 @@
+// DType: the element types a tensor can hold, their sizes and names, type promotion,
+// and the dispatch helpers that turn a runtime dtype into a compile-time C++ type.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+
+#include "core/error.h"
+
+namespace kiln {
+
+enum class DType : uint8_t { Float32, Float64, Int64, UInt8, Bool };
+
+constexpr DType kFloat32 = DType::Float32;
+constexpr DType kFloat64 = DType::Float64;
+constexpr DType kInt64 = DType::Int64;
+constexpr DType kUInt8 = DType::UInt8;
+constexpr DType kBool = DType::Bool;
+
+size_t element_size(DType dtype);
+const char* dtype_name(DType dtype);  // "float32", ... as PyTorch spells them
+std::ostream& operator<<(std::ostream& os, DType dtype);
+
+inline bool is_floating(DType d) { return d == DType::Float32 || d == DType::Float64; }
+inline bool is_integral(DType d) { return !is_floating(d); }  // bool counts as integral
+
+// PyTorch's promotion lattice for tensor-tensor ops: bool < uint8 < int64 < float32 < float64.
+DType promote_types(DType a, DType b);
+
+// Maps a C++ type to its DType.
+template <typename T> struct dtype_of;
+template <> struct dtype_of<float> { static constexpr DType value = DType::Float32; };
+template <> struct dtype_of<double> { static constexpr DType value = DType::Float64; };
+template <> struct dtype_of<int64_t> { static constexpr DType value = DType::Int64; };
+template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::UInt8; };
+template <> struct dtype_of<bool> { static constexpr DType value = DType::Bool; };
+
+// Note [Dtype dispatch]
+// Kernels are templates over the element type; these helpers pick the instantiation
+// at run time. The callable is a templated lambda, called as f.template operator()<T>():
+//
+//   dispatch_floating(x.dtype(), "exp", [&]<typename T>() { ...kernel over T... });
+//
+// Each helper lists the dtypes it accepts, so an op instantiates its kernel only for
+// the types it supports (no template bloat), and any other dtype is a clear error.
+template <typename F>
+void dispatch_floating(DType dtype, const char* op, F&& f) {
+  switch (dtype) {
+    case DType::Float32: f.template operator()<float>(); return;
+    case DType::Float64: f.template operator()<double>(); return;
+    default: KILN_FAIL(op, ": expected a floating dtype (float32 or float64), got ", dtype_name(dtype));
+  }
+}
+
+// float32, float64 and int64: arithmetic that makes sense on integers too.
+template <typename F>
+void dispatch_numeric(DType dtype, const char* op, F&& f) {
+  switch (dtype) {
+    case DType::Float32: f.template operator()<float>(); return;
+    case DType::Float64: f.template operator()<double>(); return;
+    case DType::Int64: f.template operator()<int64_t>(); return;
+    default: KILN_FAIL(op, ": expected float32, float64 or int64, got ", dtype_name(dtype));
+  }
+}
+
+template <typename F>
+void dispatch_all(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::Float32: f.template operator()<float>(); return;
+    case DType::Float64: f.template operator()<double>(); return;
+    case DType::Int64: f.template operator()<int64_t>(); return;
+    case DType::UInt8: f.template operator()<uint8_t>(); return;
+    case DType::Bool: f.template operator()<bool>(); return;
+  }
+}
+
+}  // namespace kiln

@@ -1,0 +1,80 @@
+// The CPU backend (64-byte aligned allocations, memcpy) and the backend registry.
+#include "core/storage.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "core/error.h"
+
+namespace kiln {
+
+namespace {
+
+constexpr size_t kCpuAlignment = 64;  // one cache line; also what AVX-512 loads like
+
+struct CpuBackend final : DeviceBackend {
+  void* allocate(size_t nbytes, int) override {
+    size_t rounded = (nbytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
+    void* p = std::aligned_alloc(kCpuAlignment, rounded > 0 ? rounded : kCpuAlignment);
+    KILN_CHECK(p != nullptr, "cpu allocator: out of memory allocating ", nbytes, " bytes");
+    return p;
+  }
+  void deallocate(void* ptr, size_t, int) override { std::free(ptr); }
+  void copy_to_host(void* dst, const void* src, size_t n, int) override { std::memcpy(dst, src, n); }
+  void copy_from_host(void* dst, const void* src, size_t n, int) override { std::memcpy(dst, src, n); }
+  void copy_within(void* dst, const void* src, size_t n, int) override { std::memcpy(dst, src, n); }
+  int device_count() override { return 1; }
+  void synchronize(int) override {}
+};
+
+DeviceBackend*& backend_slot(DeviceType type) {
+  static DeviceBackend* table[kNumDeviceTypes] = {};
+  static CpuBackend cpu;
+  if (!table[0]) table[0] = &cpu;
+  return table[static_cast<int>(type)];
+}
+
+}  // namespace
+
+void register_backend(DeviceType type, DeviceBackend* backend) { backend_slot(type) = backend; }
+
+bool backend_available(DeviceType type) { return backend_slot(type) != nullptr; }
+
+DeviceBackend& backend_for(Device device, const char* op) {
+  DeviceBackend* b = backend_slot(device.type);
+  KILN_CHECK(b != nullptr, op, ": device ", device, " is not available: kiln was built without CUDA");
+  if (device.is_cuda()) {
+    int count = b->device_count();
+    KILN_CHECK(device.index >= 0 && device.index < count, op, ": device ", device,
+               " is not available (", count, " CUDA device(s) found)");
+  }
+  return *b;
+}
+
+StorageImpl::StorageImpl(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+  data_ = backend_for(device, "allocate").allocate(nbytes, device.index);
+}
+
+StorageImpl::~StorageImpl() { backend_for(device_, "free").deallocate(data_, nbytes_, device_.index); }
+
+Storage make_storage(size_t nbytes, Device device) { return std::make_shared<StorageImpl>(nbytes, device); }
+
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes) {
+  if (nbytes == 0) return;
+  if (dst_device.is_cpu() && src_device.is_cpu()) {
+    std::memcpy(dst, src, nbytes);
+  } else if (dst_device.is_cpu()) {
+    backend_for(src_device, "copy").copy_to_host(dst, src, nbytes, src_device.index);
+  } else if (src_device.is_cpu()) {
+    backend_for(dst_device, "copy").copy_from_host(dst, src, nbytes, dst_device.index);
+  } else if (dst_device == src_device) {
+    backend_for(dst_device, "copy").copy_within(dst, src, nbytes, dst_device.index);
+  } else {
+    std::vector<char> host(nbytes);
+    backend_for(src_device, "copy").copy_to_host(host.data(), src, nbytes, src_device.index);
+    backend_for(dst_device, "copy").copy_from_host(dst, host.data(), nbytes, dst_device.index);
+  }
+}
+
+}  // namespace kiln

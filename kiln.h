@@ -1,0 +1,15 @@
+// The one header a user includes: tensors, factories, every op, autograd.
+#pragma once
+
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "autograd/gradcheck.h"
+#include "core/factory.h"
+#include "core/tensor.h"
+#include "ops/binary.h"
+#include "ops/im2col.h"
+#include "ops/index.h"
+#include "ops/linalg.h"
+#include "ops/reduce.h"
+#include "ops/unary.h"
+#include "ops/view.h"

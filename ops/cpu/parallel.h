@@ -1,0 +1,44 @@
+// parallel_for: OpenMP over a range with a grain size, so that tiny tensors run on
+// the calling thread (starting threads costs more than adding a few numbers).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace kiln::cpu {
+
+constexpr int64_t kElementwiseGrain = 32768;  // elements; below this, one thread
+
+int num_threads();
+void set_num_threads(int n);
+
+// Calls f(begin, end) on disjoint chunks covering [begin, end), each at least `grain`
+// long (except the last), on up to num_threads() threads.
+template <typename F>
+void parallel_for(int64_t begin, int64_t end, int64_t grain, F&& f) {
+  int64_t n = end - begin;
+  if (n <= 0) return;
+#ifdef _OPENMP
+  int64_t max_chunks = std::max<int64_t>(1, n / std::max<int64_t>(grain, 1));
+  int threads = int(std::min<int64_t>(num_threads(), max_chunks));
+  if (threads > 1 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(threads)
+    {
+      int t = omp_get_thread_num();
+      int nt = omp_get_num_threads();
+      int64_t chunk = (n + nt - 1) / nt;
+      int64_t b = begin + t * chunk;
+      int64_t e = std::min(end, b + chunk);
+      if (b < e) f(b, e);
+    }
+    return;
+  }
+#endif
+  f(begin, end);
+}
+
+}  // namespace kiln::cpu
