@@ -18,6 +18,7 @@ Tensor rsqrt(const Tensor& x);
 Tensor abs(const Tensor& x);
 Tensor sign(const Tensor& x);   // zero gradient
 Tensor sin(const Tensor& x);
+Tensor erf(const Tensor& x);
 Tensor cos(const Tensor& x);
 Tensor pow(const Tensor& x, double exponent);
 Tensor square(const Tensor& x);

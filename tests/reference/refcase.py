@@ -42,16 +42,16 @@ def seed_for(name):
 
 # Input makers. They draw from the generator that gen_reference.py seeds per case.
 def randn(*shape, dtype=torch.float32):
-    return torch.randn(*shape, dtype=dtype)
+    return torch.randn(shape, dtype=dtype)
 
 
 def rand(*shape, low=0.0, high=1.0, dtype=torch.float32):
-    return torch.rand(*shape, dtype=dtype) * (high - low) + low
+    return torch.rand(shape, dtype=dtype) * (high - low) + low
 
 
 def away_from_zero(*shape, margin=0.1, dtype=torch.float32):
     """Normal values pushed at least `margin` away from 0 (for kinks at 0: abs, relu)."""
-    x = torch.randn(*shape, dtype=dtype)
+    x = torch.randn(shape, dtype=dtype)
     return x + torch.sign(x) * margin + (x == 0) * margin
 
 

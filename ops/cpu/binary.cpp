@@ -1,0 +1,121 @@
+// CPU kernels of the binary ops: one lambda each over a pair of elements, run by the
+// broadcasting elementwise iterator of ops/cpu/loops.h.
+// out: broadcast shape; a, b: same dtype (the op converted them), any strides.
+#include <algorithm>
+#include <cmath>
+
+#include "core/dispatch.h"
+#include "core/tensor.h"
+#include "ops/cpu/loops.h"
+
+namespace kiln {
+
+using BinaryKernel = void(const Tensor& out, const Tensor& a, const Tensor& b, double alpha);
+KILN_DECLARE_STUB(add_stub, BinaryKernel);
+KILN_DECLARE_STUB(mul_stub, BinaryKernel);
+KILN_DECLARE_STUB(div_stub, BinaryKernel);
+KILN_DECLARE_STUB(pow_stub, BinaryKernel);
+KILN_DECLARE_STUB(maximum_stub, BinaryKernel);
+KILN_DECLARE_STUB(minimum_stub, BinaryKernel);
+KILN_DECLARE_STUB(eq_stub, BinaryKernel);
+KILN_DECLARE_STUB(ne_stub, BinaryKernel);
+KILN_DECLARE_STUB(lt_stub, BinaryKernel);
+KILN_DECLARE_STUB(le_stub, BinaryKernel);
+KILN_DECLARE_STUB(gt_stub, BinaryKernel);
+KILN_DECLARE_STUB(ge_stub, BinaryKernel);
+KILN_DECLARE_STUB(logical_and_stub, BinaryKernel);
+KILN_DECLARE_STUB(logical_or_stub, BinaryKernel);
+KILN_DECLARE_STUB(where_stub, void(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b));
+
+namespace {
+
+// out[i] = f(a[i], b[i], alpha) in the inputs' dtype (float32, float64, int64).
+template <typename F>
+void arith_map(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, const char* op, F f) {
+  dispatch_numeric(a.dtype(), op, [&]<typename T>() {
+    T al = T(alpha);
+    cpu::elementwise<T, T, T>(out, [=](T x, T y) { return f(x, y, al); }, a, b);
+  });
+}
+
+// bool out[i] = f(a[i], b[i]) for any dtype.
+template <typename F>
+void compare_map(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
+  dispatch_all(a.dtype(), [&]<typename T>() { cpu::elementwise<bool, T, T>(out, [=](T x, T y) { return f(x, y); }, a, b); });
+}
+
+void add_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double alpha) {
+  if (alpha == 1.0) return arith_map(o, a, b, alpha, "add", [](auto x, auto y, auto) { return x + y; });
+  arith_map(o, a, b, alpha, "add", [](auto x, auto y, auto al) { return x + al * y; });
+}
+void mul_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double alpha) {
+  arith_map(o, a, b, alpha, "mul", [](auto x, auto y, auto) { return x * y; });
+}
+void div_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double) {
+  dispatch_floating(a.dtype(), "div", [&]<typename T>() {
+    cpu::elementwise<T, T, T>(o, [](T x, T y) { return x / y; }, a, b);
+  });
+}
+void pow_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double) {
+  dispatch_floating(a.dtype(), "pow", [&]<typename T>() {
+    cpu::elementwise<T, T, T>(o, [](T x, T y) { return std::pow(x, y); }, a, b);
+  });
+}
+// NaN propagates through maximum/minimum, as in PyTorch.
+void maximum_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double alpha) {
+  arith_map(o, a, b, alpha, "maximum", [](auto x, auto y, auto) { return (x != x || x > y) ? x : y; });
+}
+void minimum_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double alpha) {
+  arith_map(o, a, b, alpha, "minimum", [](auto x, auto y, auto) { return (x != x || x < y) ? x : y; });
+}
+void eq_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double) {
+  compare_map(o, a, b, [](auto x, auto y) { return x == y; });
+}
+void ne_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double) {
+  compare_map(o, a, b, [](auto x, auto y) { return x != y; });
+}
+void lt_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double) {
+  compare_map(o, a, b, [](auto x, auto y) { return x < y; });
+}
+void le_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double) {
+  compare_map(o, a, b, [](auto x, auto y) { return x <= y; });
+}
+void gt_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double) {
+  compare_map(o, a, b, [](auto x, auto y) { return x > y; });
+}
+void ge_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double) {
+  compare_map(o, a, b, [](auto x, auto y) { return x >= y; });
+}
+void logical_and_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double) {
+  compare_map(o, a, b, [](auto x, auto y) { return bool(x) && bool(y); });
+}
+void logical_or_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double) {
+  compare_map(o, a, b, [](auto x, auto y) { return bool(x) || bool(y); });
+}
+
+// out[i] = cond[i] ? a[i] : b[i]; cond is bool, a and b have out's dtype.
+void where_forward_cpu(const Tensor& o, const Tensor& cond, const Tensor& a, const Tensor& b) {
+  dispatch_all(o.dtype(), [&]<typename T>() {
+    cpu::elementwise<T, bool, T, T>(o, [](bool c, T x, T y) { return c ? x : y; }, cond, a, b);
+  });
+}
+
+}  // namespace
+
+KILN_REGISTER_KERNEL(add_stub, DeviceType::CPU, add_forward_cpu);
+KILN_REGISTER_KERNEL(mul_stub, DeviceType::CPU, mul_forward_cpu);
+KILN_REGISTER_KERNEL(div_stub, DeviceType::CPU, div_forward_cpu);
+KILN_REGISTER_KERNEL(pow_stub, DeviceType::CPU, pow_forward_cpu);
+KILN_REGISTER_KERNEL(maximum_stub, DeviceType::CPU, maximum_forward_cpu);
+KILN_REGISTER_KERNEL(minimum_stub, DeviceType::CPU, minimum_forward_cpu);
+KILN_REGISTER_KERNEL(eq_stub, DeviceType::CPU, eq_forward_cpu);
+KILN_REGISTER_KERNEL(ne_stub, DeviceType::CPU, ne_forward_cpu);
+KILN_REGISTER_KERNEL(lt_stub, DeviceType::CPU, lt_forward_cpu);
+KILN_REGISTER_KERNEL(le_stub, DeviceType::CPU, le_forward_cpu);
+KILN_REGISTER_KERNEL(gt_stub, DeviceType::CPU, gt_forward_cpu);
+KILN_REGISTER_KERNEL(ge_stub, DeviceType::CPU, ge_forward_cpu);
+KILN_REGISTER_KERNEL(logical_and_stub, DeviceType::CPU, logical_and_forward_cpu);
+KILN_REGISTER_KERNEL(logical_or_stub, DeviceType::CPU, logical_or_forward_cpu);
+KILN_REGISTER_KERNEL(where_stub, DeviceType::CPU, where_forward_cpu);
+
+}  // namespace kiln

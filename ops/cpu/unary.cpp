@@ -1,0 +1,193 @@
+// CPU kernels of the unary ops: each is one lambda over an element (and the op's
+// scalar parameters a, b), run by the elementwise iterator of ops/cpu/loops.h.
+// out, x: same shape; x may be strided.
+#include <cmath>
+
+#include "core/dispatch.h"
+#include "core/tensor.h"
+#include "ops/cpu/loops.h"
+
+namespace kiln {
+
+using UnaryKernel = void(const Tensor& out, const Tensor& x, double a, double b);
+KILN_DECLARE_STUB(neg_stub, UnaryKernel);
+KILN_DECLARE_STUB(exp_stub, UnaryKernel);
+KILN_DECLARE_STUB(log_stub, UnaryKernel);
+KILN_DECLARE_STUB(log1p_stub, UnaryKernel);
+KILN_DECLARE_STUB(sqrt_stub, UnaryKernel);
+KILN_DECLARE_STUB(rsqrt_stub, UnaryKernel);
+KILN_DECLARE_STUB(abs_stub, UnaryKernel);
+KILN_DECLARE_STUB(sign_stub, UnaryKernel);
+KILN_DECLARE_STUB(sin_stub, UnaryKernel);
+KILN_DECLARE_STUB(cos_stub, UnaryKernel);
+KILN_DECLARE_STUB(erf_stub, UnaryKernel);
+KILN_DECLARE_STUB(pow_scalar_stub, UnaryKernel);
+KILN_DECLARE_STUB(clamp_stub, UnaryKernel);
+KILN_DECLARE_STUB(relu_stub, UnaryKernel);
+KILN_DECLARE_STUB(leaky_relu_stub, UnaryKernel);
+KILN_DECLARE_STUB(elu_stub, UnaryKernel);
+KILN_DECLARE_STUB(gelu_stub, UnaryKernel);
+KILN_DECLARE_STUB(gelu_tanh_stub, UnaryKernel);
+KILN_DECLARE_STUB(silu_stub, UnaryKernel);
+KILN_DECLARE_STUB(sigmoid_stub, UnaryKernel);
+KILN_DECLARE_STUB(tanh_stub, UnaryKernel);
+KILN_DECLARE_STUB(softplus_stub, UnaryKernel);
+KILN_DECLARE_STUB(isfinite_stub, UnaryKernel);
+KILN_DECLARE_STUB(isnan_stub, UnaryKernel);
+KILN_DECLARE_STUB(logical_not_stub, UnaryKernel);
+
+namespace {
+
+// out[i] = f(x[i], a, b) for floating x (float32/float64); a and b arrive in T.
+template <typename F>
+void floating_map(const Tensor& out, const Tensor& x, double a, double b, const char* op, F f) {
+  dispatch_floating(x.dtype(), op, [&]<typename T>() {
+    T ta = T(a), tb = T(b);
+    cpu::elementwise<T, T>(out, [=](T v) { return f(v, ta, tb); }, x);
+  });
+}
+
+// The same for ops that also make sense on int64 (neg, abs, sign, relu, clamp).
+template <typename F>
+void numeric_map(const Tensor& out, const Tensor& x, double a, double b, const char* op, F f) {
+  dispatch_numeric(x.dtype(), op, [&]<typename T>() {
+    T ta = T(a), tb = T(b);
+    cpu::elementwise<T, T>(out, [=](T v) { return f(v, ta, tb); }, x);
+  });
+}
+
+// bool out[i] = f(x[i]) for any dtype.
+template <typename F>
+void predicate_map(const Tensor& out, const Tensor& x, F f) {
+  dispatch_all(x.dtype(), [&]<typename T>() { cpu::elementwise<bool, T>(out, [=](T v) { return f(v); }, x); });
+}
+
+// Numerically stable logistic: never exponentiates a large positive number.
+template <typename T>
+T stable_sigmoid(T v) {
+  if (v >= 0) return T(1) / (T(1) + std::exp(-v));
+  T e = std::exp(v);
+  return e / (T(1) + e);
+}
+
+void neg_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  numeric_map(o, x, a, b, "neg", [](auto v, auto, auto) { return decltype(v)(-v); });
+}
+void exp_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "exp", [](auto v, auto, auto) { return std::exp(v); });
+}
+void log_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "log", [](auto v, auto, auto) { return std::log(v); });
+}
+void log1p_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "log1p", [](auto v, auto, auto) { return std::log1p(v); });
+}
+void sqrt_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "sqrt", [](auto v, auto, auto) { return std::sqrt(v); });
+}
+void rsqrt_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "rsqrt", [](auto v, auto, auto) { return decltype(v)(1) / std::sqrt(v); });
+}
+void abs_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  numeric_map(o, x, a, b, "abs", [](auto v, auto, auto) { return v < 0 ? decltype(v)(-v) : v; });
+}
+void sign_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  numeric_map(o, x, a, b, "sign", [](auto v, auto, auto) { return decltype(v)((v > 0) - (v < 0)); });
+}
+void sin_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "sin", [](auto v, auto, auto) { return std::sin(v); });
+}
+void cos_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "cos", [](auto v, auto, auto) { return std::cos(v); });
+}
+void erf_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "erf", [](auto v, auto, auto) { return std::erf(v); });
+}
+void pow_scalar_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  // Squares and square roots are common (norms, variances): skip the general pow.
+  if (a == 2.0) return floating_map(o, x, a, b, "pow", [](auto v, auto, auto) { return v * v; });
+  floating_map(o, x, a, b, "pow", [](auto v, auto p, auto) { return std::pow(v, p); });
+}
+void clamp_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  // NaN stays NaN, as in PyTorch: the comparisons are false for NaN.
+  floating_map(o, x, a, b, "clamp", [](auto v, auto lo, auto hi) { return v < lo ? lo : (v > hi ? hi : v); });
+}
+void relu_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  numeric_map(o, x, a, b, "relu", [](auto v, auto, auto) { return v > 0 ? v : decltype(v)(0); });
+}
+void leaky_relu_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "leaky_relu", [](auto v, auto slope, auto) { return v > 0 ? v : v * slope; });
+}
+void elu_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "elu", [](auto v, auto alpha, auto) { return v > 0 ? v : alpha * std::expm1(v); });
+}
+void gelu_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  // x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2
+  floating_map(o, x, a, b, "gelu", [](auto v, auto, auto) {
+    using T = decltype(v);
+    return v * T(0.5) * (T(1) + std::erf(v * T(0.70710678118654752440)));
+  });
+}
+void gelu_tanh_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  // x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  floating_map(o, x, a, b, "gelu", [](auto v, auto, auto) {
+    using T = decltype(v);
+    return T(0.5) * v * (T(1) + std::tanh(T(0.79788456080286535588) * (v + T(0.044715) * v * v * v)));
+  });
+}
+void silu_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "silu", [](auto v, auto, auto) { return v * stable_sigmoid(v); });
+}
+void sigmoid_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "sigmoid", [](auto v, auto, auto) { return stable_sigmoid(v); });
+}
+void tanh_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "tanh", [](auto v, auto, auto) { return std::tanh(v); });
+}
+void softplus_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_map(o, x, a, b, "softplus", [](auto v, auto beta, auto threshold) {
+    return v * beta > threshold ? v : std::log1p(std::exp(v * beta)) / beta;
+  });
+}
+void isfinite_forward_cpu(const Tensor& o, const Tensor& x, double, double) {
+  predicate_map(o, x, [](auto v) {
+    if constexpr (std::is_floating_point_v<decltype(v)>) return bool(std::isfinite(v));
+    else return true;
+  });
+}
+void isnan_forward_cpu(const Tensor& o, const Tensor& x, double, double) {
+  predicate_map(o, x, [](auto v) { return v != v; });
+}
+void logical_not_forward_cpu(const Tensor& o, const Tensor& x, double, double) {
+  predicate_map(o, x, [](auto v) { return !v; });
+}
+
+}  // namespace
+
+KILN_REGISTER_KERNEL(neg_stub, DeviceType::CPU, neg_forward_cpu);
+KILN_REGISTER_KERNEL(exp_stub, DeviceType::CPU, exp_forward_cpu);
+KILN_REGISTER_KERNEL(log_stub, DeviceType::CPU, log_forward_cpu);
+KILN_REGISTER_KERNEL(log1p_stub, DeviceType::CPU, log1p_forward_cpu);
+KILN_REGISTER_KERNEL(sqrt_stub, DeviceType::CPU, sqrt_forward_cpu);
+KILN_REGISTER_KERNEL(rsqrt_stub, DeviceType::CPU, rsqrt_forward_cpu);
+KILN_REGISTER_KERNEL(abs_stub, DeviceType::CPU, abs_forward_cpu);
+KILN_REGISTER_KERNEL(sign_stub, DeviceType::CPU, sign_forward_cpu);
+KILN_REGISTER_KERNEL(sin_stub, DeviceType::CPU, sin_forward_cpu);
+KILN_REGISTER_KERNEL(cos_stub, DeviceType::CPU, cos_forward_cpu);
+KILN_REGISTER_KERNEL(erf_stub, DeviceType::CPU, erf_forward_cpu);
+KILN_REGISTER_KERNEL(pow_scalar_stub, DeviceType::CPU, pow_scalar_forward_cpu);
+KILN_REGISTER_KERNEL(clamp_stub, DeviceType::CPU, clamp_forward_cpu);
+KILN_REGISTER_KERNEL(relu_stub, DeviceType::CPU, relu_forward_cpu);
+KILN_REGISTER_KERNEL(leaky_relu_stub, DeviceType::CPU, leaky_relu_forward_cpu);
+KILN_REGISTER_KERNEL(elu_stub, DeviceType::CPU, elu_forward_cpu);
+KILN_REGISTER_KERNEL(gelu_stub, DeviceType::CPU, gelu_forward_cpu);
+KILN_REGISTER_KERNEL(gelu_tanh_stub, DeviceType::CPU, gelu_tanh_forward_cpu);
+KILN_REGISTER_KERNEL(silu_stub, DeviceType::CPU, silu_forward_cpu);
+KILN_REGISTER_KERNEL(sigmoid_stub, DeviceType::CPU, sigmoid_forward_cpu);
+KILN_REGISTER_KERNEL(tanh_stub, DeviceType::CPU, tanh_forward_cpu);
+KILN_REGISTER_KERNEL(softplus_stub, DeviceType::CPU, softplus_forward_cpu);
+KILN_REGISTER_KERNEL(isfinite_stub, DeviceType::CPU, isfinite_forward_cpu);
+KILN_REGISTER_KERNEL(isnan_stub, DeviceType::CPU, isnan_forward_cpu);
+KILN_REGISTER_KERNEL(logical_not_stub, DeviceType::CPU, logical_not_forward_cpu);
+
+}  // namespace kiln
