@@ -2,6 +2,7 @@
 #pragma once
 
 #include "autograd/engine.h"
+#include "autograd/function.h"
 #include "autograd/grad_mode.h"
 #include "autograd/gradcheck.h"
 #include "core/factory.h"

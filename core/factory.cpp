@@ -83,7 +83,7 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions opts) {
   // Like PyTorch, fill the second half from the end so that the last value is exact.
   int64_t half = steps / 2;
   return to_target(fill_cpu({steps}, opts.dtype,
-                            [&](int64_t i) { return i < half ? start + step * double(i)
+                            [&](int64_t i) { return i < half || steps == 1 ? start + step * double(i)
                                                              : end - step * double(steps - 1 - i); }),
                    opts);
 }

@@ -1,11 +1,15 @@
 // Binary ops: PyTorch reference values and gradients, float64 gradchecks, broadcasting
 // and promotion rules, in-place forms, errors.
+#include <cmath>
+
 #include "kiln.h"
 #include "support/check.h"
+#include "support/errors.h"
 
 namespace kiln {
 namespace {
 
+using test::error_of;
 using test::OpTable;
 TensorList one(const Tensor& t) { return {t}; }
 
@@ -47,15 +51,6 @@ const OpTable& binary_ops() {
 }
 
 KILN_REFERENCE_SUITE(BinaryRef, "binary", binary_ops());
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.message();
-  }
-  return "(no error)";
-}
 
 TEST(Binary, BroadcastMismatchNamesOpAndShapes) {
   EXPECT_EQ(error_of([] { add(zeros({2, 3}), zeros({4})); }),

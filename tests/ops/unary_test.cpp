@@ -3,10 +3,12 @@
 
 #include "kiln.h"
 #include "support/check.h"
+#include "support/errors.h"
 
 namespace kiln {
 namespace {
 
+using test::error_of;
 using test::OpTable;
 TensorList one(const Tensor& t) { return {t}; }
 
@@ -48,15 +50,6 @@ const OpTable& unary_ops() {
 }
 
 KILN_REFERENCE_SUITE(UnaryRef, "unary", unary_ops());
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.message();
-  }
-  return "(no error)";
-}
 
 TEST(Unary, FloatOpOnIntegerTensorNamesOpAndDtype) {
   Tensor i = arange(4.0);

@@ -1,10 +1,12 @@
 // Views and copies: PyTorch references, storage sharing, strides, errors.
 #include "kiln.h"
 #include "support/check.h"
+#include "support/errors.h"
 
 namespace kiln {
 namespace {
 
+using test::error_of;
 using test::OpTable;
 TensorList one(const Tensor& t) { return {t}; }
 
@@ -36,15 +38,6 @@ const OpTable& view_ops() {
 }
 
 KILN_REFERENCE_SUITE(ViewRef, "view", view_ops());
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.message();
-  }
-  return "(no error)";
-}
 
 TEST(View, ViewsShareStorageAndSeeWrites) {
   Tensor x = zeros({2, 3});

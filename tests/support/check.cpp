@@ -67,7 +67,8 @@ namespace {
 TensorList prepare_inputs(const RefCase& c, bool noncontig, DType float_dtype, bool for_grad) {
   TensorList ins;
   for (const Tensor& x : c.inputs) {
-    Tensor y = x.is_floating_point() ? x.to(float_dtype) : x.clone();
+    // A fresh copy: the cached reference inputs must never be marked requires_grad.
+    Tensor y = x.is_floating_point() ? x.to(float_dtype).clone() : x.clone();
     if (noncontig) y = make_noncontiguous(y);
     if (for_grad && y.is_floating_point()) {
       if (!y.is_leaf()) y = y.detach();

@@ -1,6 +1,7 @@
 // Parser for the reference file format described in tests/reference/refcase.py.
 #include "support/reference.h"
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -116,12 +117,13 @@ const RefCase& reference_case(const std::string& family, const std::string& name
   KILN_FAIL("reference: no case '", name, "' in family '", family, "'");
 }
 
-std::vector<std::string> reference_case_names(const std::string& family) {
+std::vector<std::string> reference_case_names(const std::string& family, bool gradcheck_only) {
   // Called while tests are being registered, before main: a missing or malformed file
   // must not abort the binary, so it becomes one case whose lookup fails loudly.
   std::vector<std::string> names;
   try {
-    for (const RefCase& c : reference_cases(family)) names.push_back(c.name);
+    for (const RefCase& c : reference_cases(family))
+      if (c.gradcheck || !gradcheck_only) names.push_back(c.name);
   } catch (const std::exception&) {
     names.push_back("unreadable_reference_file");
   }

@@ -24,6 +24,7 @@ struct RefCase {
 // file name and line on a malformed file.
 const std::vector<RefCase>& reference_cases(const std::string& family);
 const RefCase& reference_case(const std::string& family, const std::string& name);
-std::vector<std::string> reference_case_names(const std::string& family);
+// The case names (only those with gradcheck=1 when gradcheck_only).
+std::vector<std::string> reference_case_names(const std::string& family, bool gradcheck_only = false);
 
 }  // namespace kiln::test

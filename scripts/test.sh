@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds kiln and runs the whole test suite twice: the release build (with the CUDA
+# backend compiled when nvcc is present; CUDA tests skip without a GPU), then an
+# AddressSanitizer + UndefinedBehaviorSanitizer build of the CPU code.
+# Usage: scripts/test.sh [--no-sanitize]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+kiln_install_packages "${KILN_BUILD_PACKAGES[@]}"
+jobs=$(kiln_jobs)
+
+echo "== release build =="
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_BUILD_TESTS=ON \
+  -DKILN_BUILD_BENCH=ON -DKILN_BUILD_MODELS=ON >/dev/null
+cmake --build build/release -j "$jobs"
+ctest --test-dir build/release -j "$jobs" --output-on-failure --timeout 600
+
+if [[ ${1:-} != --no-sanitize ]]; then
+  echo "== sanitizer build (address, undefined) =="
+  cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_CUDA=OFF \
+    -DKILN_SANITIZE=address,undefined -DKILN_BUILD_TESTS=ON -DKILN_BUILD_BENCH=OFF -DKILN_BUILD_MODELS=OFF >/dev/null
+  cmake --build build/sanitize -j "$jobs" --target kiln_tests
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build/sanitize -j "$jobs" --output-on-failure --timeout 900
+fi
