@@ -28,10 +28,10 @@ struct CpuBackend final : DeviceBackend {
   void synchronize(int) override {}
 };
 
+// NOTE: backends are never destroyed: tensors held in static objects are freed during
+// static destruction, in an order the language does not define, and must still find them.
 DeviceBackend*& backend_slot(DeviceType type) {
-  static DeviceBackend* table[kNumDeviceTypes] = {};
-  static CpuBackend cpu;
-  if (!table[0]) table[0] = &cpu;
+  static DeviceBackend* table[kNumDeviceTypes] = {new CpuBackend, nullptr};
   return table[static_cast<int>(type)];
 }
 

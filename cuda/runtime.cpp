@@ -57,8 +57,8 @@ struct CudaBackend final : DeviceBackend {
   }
 };
 
-CudaBackend backend;
-[[maybe_unused]] const bool registered = (register_backend(DeviceType::CUDA, &backend), true);
+// Never destroyed, like the CPU backend (see the note in core/storage.cpp).
+[[maybe_unused]] const bool registered = (register_backend(DeviceType::CUDA, new CudaBackend), true);
 
 }  // namespace
 
