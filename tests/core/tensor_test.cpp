@@ -54,6 +54,11 @@ TEST(Tensor, UndefinedTensorIsAClearError) {
   EXPECT_FALSE(t.defined());
   EXPECT_EQ(error_of([&] { t.shape(); }),
             "tensor: this tensor is undefined (default-constructed or an absent gradient)");
+  EXPECT_EQ(error_of([&] { t.requires_grad(); }),
+            "requires_grad: this tensor is undefined (default-constructed or an absent gradient)");
+  EXPECT_EQ(error_of([&] { (void)t.grad(); }),
+            "grad: this tensor is undefined (default-constructed or an absent gradient)");
+  EXPECT_EQ(error_of([&] { exp(t); }), "tensor: this tensor is undefined (default-constructed or an absent gradient)");
 }
 
 TEST(Tensor, DtypeConversionAndPromotion) {
