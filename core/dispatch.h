@@ -3,12 +3,25 @@
 // See Note [Kernel registration].
 #pragma once
 
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "core/device.h"
 #include "core/error.h"
 
 namespace kiln {
+
+// Every stub, listed at start-up, so tests and docs can see which ops have kernels on
+// which devices (docs/ops-coverage.md is generated from it).
+struct StubInfo {
+  const char* name;
+  bool (*has_kernel)(DeviceType);
+};
+std::vector<StubInfo>& stub_registry();
+bool register_stub(StubInfo info);
+// The coverage table: one row per stub, one column per device type.
+std::string stub_coverage_markdown();
 
 // Note [Kernel registration]
 // In ops/exp.cpp:        KILN_DEFINE_STUB(exp_stub, "exp", void(const Tensor& out, const Tensor& in));
@@ -50,6 +63,9 @@ class DispatchStub<Ret(Args...)> {
 }  // namespace kiln
 
 #define KILN_DECLARE_STUB(stub, signature) extern ::kiln::DispatchStub<signature> stub
-#define KILN_DEFINE_STUB(stub, op_name, signature) constinit ::kiln::DispatchStub<signature> stub(op_name)
+#define KILN_DEFINE_STUB(stub, op_name, signature)                                                 \
+  constinit ::kiln::DispatchStub<signature> stub(op_name);                                         \
+  [[maybe_unused]] static const bool kiln_listed_##stub =                                          \
+      ::kiln::register_stub({op_name, [](::kiln::DeviceType t) { return (stub).has(t); }})
 #define KILN_REGISTER_KERNEL(stub, device_type, fn) \
   [[maybe_unused]] static const bool kiln_registered_##stub##_##fn = (stub).set(device_type, fn)
