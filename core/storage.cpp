@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -37,7 +38,9 @@ DeviceBackend*& backend_slot(DeviceType type) {
 
 }  // namespace
 
-void register_backend(DeviceType type, DeviceBackend* backend) { backend_slot(type) = backend; }
+DeviceBackend* register_backend(DeviceType type, DeviceBackend* backend) {
+  return std::exchange(backend_slot(type), backend);
+}
 
 bool backend_available(DeviceType type) { return backend_slot(type) != nullptr; }
 

@@ -24,7 +24,8 @@ struct DeviceBackend {
   virtual void synchronize(int device_index) = 0;
 };
 
-void register_backend(DeviceType type, DeviceBackend* backend);
+// Installs the backend for a device type and returns the previous one (nullptr if none).
+DeviceBackend* register_backend(DeviceType type, DeviceBackend* backend);
 // Throws a clear error when the device type has no backend (a build without CUDA) or
 // the index is out of range.
 DeviceBackend& backend_for(Device device, const char* op);
