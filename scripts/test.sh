@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 source scripts/deps.sh
 kiln_install_packages "${KILN_BUILD_PACKAGES[@]}"
 jobs=$(kiln_jobs)
+# ctest runs tests in parallel, each with its own OpenMP team: idle threads must sleep,
+# not spin, or they steal the cores the other tests need.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 echo "== release build =="
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_BUILD_TESTS=ON \

@@ -4,7 +4,7 @@
     python3 tests/reference/gen_reference.py            # every family
     python3 tests/reference/gen_reference.py unary      # one family
 
-Each family's cases live in cases_<family>.py as a list CASES of refcase.Case; the
+Each family's cases live in cases_<family>.py, whose cases() returns a list of refcase.Case; the
 output is tests/reference/data/<family>.txt, read by tests/support/reference.cpp.
 """
 import importlib
