@@ -1,0 +1,109 @@
+// im2col / col2im: PyTorch references (F.unfold / F.fold), float64 gradchecks, the
+// adjoint identity between the two, double backward and error messages.
+#include <gmock/gmock.h>
+
+#include "kiln.h"
+#include "support/check.h"
+#include "support/errors.h"
+
+namespace kiln {
+namespace {
+
+using ::testing::HasSubstr;
+using test::error_of;
+using test::OpTable;
+TensorList one(const Tensor& t) { return {t}; }
+
+// Each case's geometry repeats the one in tests/reference/cases_im2col.py.
+const OpTable& im2col_ops() {
+  static const OpTable table = {
+      {"im2col.basic", [](const TensorList& x) { return one(im2col(x[0], {2, 2}, {1, 1}, {0, 0}, {1, 1})); }},
+      {"im2col.stride_padding",
+       [](const TensorList& x) { return one(im2col(x[0], {3, 3}, {1, 1}, {1, 1}, {2, 2})); }},
+      {"im2col.dilation_rect",
+       [](const TensorList& x) { return one(im2col(x[0], {2, 3}, {2, 1}, {1, 0}, {1, 1})); }},
+      {"im2col.f64_all", [](const TensorList& x) { return one(im2col(x[0], {3, 2}, {1, 2}, {1, 2}, {2, 1})); }},
+      {"col2im.basic",
+       [](const TensorList& x) { return one(col2im(x[0], {4, 4}, {2, 2}, {1, 1}, {0, 0}, {1, 1})); }},
+      {"col2im.stride_padding",
+       [](const TensorList& x) { return one(col2im(x[0], {4, 5}, {3, 3}, {1, 1}, {1, 1}, {2, 2})); }},
+      {"col2im.dilation_rect",
+       [](const TensorList& x) { return one(col2im(x[0], {5, 4}, {2, 3}, {2, 1}, {1, 0}, {1, 1})); }},
+      {"col2im.f64_all",
+       [](const TensorList& x) { return one(col2im(x[0], {4, 3}, {3, 2}, {1, 2}, {1, 2}, {2, 1})); }},
+  };
+  return table;
+}
+
+KILN_REFERENCE_SUITE(Im2colRef, "im2col", im2col_ops());
+
+TEST(Im2col, OutputShapeFollowsTheConvolutionFormula) {
+  // out = (H + 2p - d (k - 1) - 1) / s + 1: (7 + 2 - 2 - 1) / 2 + 1 = 4, (6 + 0 - 4 - 1) / 1 + 1 = 2
+  Tensor cols = im2col(zeros({2, 3, 7, 6}), {2, 3}, {2, 2}, {1, 0}, {2, 1});
+  EXPECT_EQ(cols.shape(), (Shape{2, 3 * 2 * 3, 4 * 2}));
+}
+
+TEST(Im2col, PatchesOfASmallImage) {
+  Tensor x = arange(1.0, 10.0, 1.0, kFloat32).view({1, 1, 3, 3});
+  // 2x2 patches at stride 1: rows are kernel offsets (0,0), (0,1), (1,0), (1,1).
+  EXPECT_EQ(im2col(x, {2, 2}, {1, 1}, {0, 0}, {1, 1}).to_vector<float>(),
+            (std::vector<float>{1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9}));
+  // col2im of all-ones columns counts how many patches cover each pixel.
+  EXPECT_EQ(col2im(ones({1, 4, 4}), {3, 3}, {2, 2}, {1, 1}, {0, 0}, {1, 1}).to_vector<float>(),
+            (std::vector<float>{1, 2, 1, 2, 4, 2, 1, 2, 1}));
+}
+
+// <im2col(x), c> == <x, col2im(c)>: each is the other's adjoint, on a geometry with
+// every feature and sizes above the parallel grain (threads split the planes).
+TEST(Im2col, Col2imIsTheAdjointOfIm2col) {
+  IntList k{3, 2}, d{2, 1}, p{2, 1}, s{1, 2};
+  Tensor x = randn({4, 16, 20, 17}, kFloat64);
+  Tensor c = randn(im2col(x, k, d, p, s).shape(), kFloat64);
+  double lhs = (im2col(x, k, d, p, s) * c).sum().item();
+  double rhs = (x * col2im(c, {20, 17}, k, d, p, s)).sum().item();
+  EXPECT_NEAR(lhs, rhs, 1e-9 * std::max(1.0, std::abs(lhs)));
+}
+
+TEST(Im2col, DoubleBackward) {
+  for (bool forward_is_im2col : {true, false}) {
+    Tensor x = forward_is_im2col ? randn({1, 2, 4, 3}, kFloat64) : randn({1, 2 * 2 * 3, 3 * 1}, kFloat64);
+    x.requires_grad_();
+    auto op = [&](const Tensor& t) {
+      return forward_is_im2col ? im2col(t, {2, 3}, {1, 1}, {1, 0}, {2, 1}) : col2im(t, {4, 3}, {2, 3}, {1, 1}, {1, 0}, {2, 1});
+    };
+    Shape y_shape = op(x).shape();
+    auto vjp = [&](const TensorList& in) {
+      EnableGradGuard enable;  // gradcheck's finite differences run f under NoGradGuard
+      return grad({op(x)}, {x}, {in[0]}, true, true);
+    };
+    GradcheckResult r = gradcheck(vjp, {randn(y_shape, kFloat64).requires_grad_()});
+    EXPECT_TRUE(r.ok) << (forward_is_im2col ? "im2col: " : "col2im: ") << r.message;
+  }
+}
+
+TEST(Im2col, Errors) {
+  EXPECT_EQ(error_of([] { im2col(zeros({2, 3, 4}), {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
+            "im2col: expected a 4-D (N, C, H, W) input, got float32[2, 3, 4] on cpu");
+  EXPECT_EQ(error_of([] { im2col(zeros({1, 1, 4, 4}), {2}, {1, 1}, {0, 0}, {1, 1}); }),
+            "im2col: expected kernel as an (h, w) pair, got [2]");
+  EXPECT_EQ(error_of([] { im2col(zeros({1, 1, 4, 4}), {2, 2}, {1, 1}, {0, 0}, {0, 1}); }),
+            "im2col: expected stride [0, 1] to be at least 1");
+  EXPECT_EQ(error_of([] { im2col(zeros({1, 1, 4, 4}), {2, 2}, {1, 1}, {-1, 0}, {1, 1}); }),
+            "im2col: expected padding [-1, 0] to be at least 0");
+  EXPECT_EQ(error_of([] { im2col(zeros({1, 1, 4, 4}), {3, 3}, {2, 2}, {0, 0}, {1, 1}); }),
+            "im2col: kernel [3, 3] with dilation [2, 2] does not fit in the input float32[1, 1, 4, 4] on cpu padded "
+            "by [0, 0]");
+  EXPECT_EQ(error_of([] { im2col(zeros({1, 1, 4, 4}, kInt64), {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
+            "im2col: expected a floating input (float32 or float64), got int64[1, 1, 4, 4] on cpu");
+  EXPECT_EQ(error_of([] { col2im(zeros({1, 7, 9}), {4, 4}, {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
+            "col2im: expected dim 1 of the columns float32[1, 7, 9] on cpu to be divisible by the kernel size kh * "
+            "kw = 4");
+  EXPECT_THAT(error_of([] { col2im(zeros({1, 8, 8}), {4, 4}, {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
+              HasSubstr("col2im: expected dim 2 of the columns float32[1, 8, 8] on cpu to be the number of patches "
+                        "3 * 3 = 9 of output_size [4, 4]"));
+  EXPECT_EQ(error_of([] { col2im(zeros({8, 9}), {4, 4}, {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
+            "col2im: expected 3-D columns (N, C * kh * kw, L), got float32[8, 9] on cpu");
+}
+
+}  // namespace
+}  // namespace kiln
