@@ -7,6 +7,7 @@
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
 #include "core/factory.h"
+#include "core/generator.h"
 
 namespace kiln {
 
@@ -102,6 +103,40 @@ GradcheckResult gradcheck(const std::function<TensorList(const TensorList&)>& f,
     }
   }
   return {true, ""};
+}
+
+GradcheckResult gradgradcheck(const std::function<TensorList(const TensorList&)>& f, const TensorList& inputs,
+                              const GradcheckOptions& opt, uint64_t seed) {
+  // One random vector per floating output that depends on the inputs.
+  Generator gen(seed);
+  TensorList vs;
+  {
+    TensorList outs = f(inputs);
+    for (const Tensor& o : outs)
+      if (o.defined() && o.is_floating_point() && o.requires_grad())
+        vs.push_back(randn(o.shape(), TensorOptions(DType::Float64), &gen).requires_grad_());
+  }
+  KILN_CHECK(!vs.empty(), "gradgradcheck: no output depends on an input that requires grad");
+  const size_t n = inputs.size();
+  auto backward_of_f = [&](const TensorList& all) {
+    EnableGradGuard grad_on;  // gradcheck evaluates under NoGradGuard; the backward must record
+    TensorList ins(all.begin(), all.begin() + std::ptrdiff_t(n));
+    TensorList outs = f(ins), roots, wrt;
+    for (const Tensor& o : outs)
+      if (o.defined() && o.is_floating_point() && o.requires_grad()) roots.push_back(o);
+    for (const Tensor& x : ins)
+      if (x.defined() && x.requires_grad()) wrt.push_back(x);
+    TensorList gouts(all.begin() + std::ptrdiff_t(n), all.end());
+    TensorList g = grad(roots, wrt, gouts, true, /*create_graph=*/true, /*allow_unused=*/true);
+    for (size_t k = 0; k < g.size(); ++k)
+      if (!g[k].defined()) g[k] = zeros_like(wrt[k]);
+    return g;
+  };
+  TensorList all = inputs;
+  all.insert(all.end(), vs.begin(), vs.end());
+  GradcheckResult r = gradcheck(backward_of_f, all, opt);
+  if (!r.ok) r.message = "gradgradcheck (second derivative): " + r.message;
+  return r;
 }
 
 }  // namespace kiln

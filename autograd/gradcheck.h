@@ -28,4 +28,12 @@ struct GradcheckResult {
 GradcheckResult gradcheck(const std::function<TensorList(const TensorList&)>& f, const TensorList& inputs,
                           const GradcheckOptions& options = {});
 
+// Second-order check: gradcheck of the backward itself. The function checked maps
+// (inputs, v) to d<f(inputs), v>/d(inputs), computed with create_graph, where v are
+// fixed random vectors (one per differentiable output, seeded by `seed`) that are
+// also treated as inputs. Passing it means double backward (Hessian-vector products,
+// gradient penalties) is right for f.
+GradcheckResult gradgradcheck(const std::function<TensorList(const TensorList&)>& f, const TensorList& inputs,
+                              const GradcheckOptions& options = {}, uint64_t seed = 0);
+
 }  // namespace kiln

@@ -254,6 +254,30 @@ TEST(Gradcheck, CatchesAWrongGradient) {
   EXPECT_TRUE(good.ok) << good.message;
 }
 
+// Right first derivative, wrong second: the backward detaches x, so d/dx of it is lost.
+struct DetachedSquare : Function<DetachedSquare> {
+  static constexpr const char* kName = "detached_square";
+  Tensor forward(const Tensor& x) {
+    save(x);
+    return x * x;
+  }
+  TensorList backward(const Tensor& g) {
+    auto [x] = saved<1>();
+    return {g * x.detach() * 2.0};
+  }
+};
+
+TEST(Gradcheck, GradgradcheckCatchesAWrongDoubleBackward) {
+  Tensor x = leaf({1.0, -2.0, 0.5});
+  auto detached = [](const TensorList& in) { return TensorList{apply<DetachedSquare>(in[0])}; };
+  EXPECT_TRUE(gradcheck(detached, {x}).ok);
+  GradcheckResult r = gradgradcheck(detached, {x});
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.message.find("gradgradcheck (second derivative)"), std::string::npos) << r.message;
+  GradcheckResult good = gradgradcheck([](const TensorList& in) { return TensorList{in[0] * in[0] * in[0]}; }, {x});
+  EXPECT_TRUE(good.ok) << good.message;
+}
+
 TEST(Gradcheck, RequiresFloat64) {
   Tensor x = ones({2}).requires_grad_();
   EXPECT_EQ(error_of([&] { gradcheck([](const TensorList& in) { return in; }, {x}); }),

@@ -2,7 +2,8 @@
 the committed reference files (tests/reference/data/<family>.txt).
 
 File format, one record per line, whitespace separated:
-  case <name> [key=value ...]          flags: grad=0|1 gradcheck=0|1 noncontig=0|1 rtol= atol=
+  case <name> [key=value ...]          flags: grad=0|1 gradcheck=0|1 gradgradcheck=0|1
+                                       noncontig=0|1 rtol= atol=
   <kind> <index> <dtype> <ndim> <dims...> <values...>
         kind: input | output | gout (the gradient fed to output <index>) |
               grad (d/d input <index>) | nograd (input <index> gets no gradient)
@@ -25,13 +26,16 @@ class Case:
 
     grad: also record gradients of every floating input (outputs get random gouts).
     gradcheck: kiln also runs a float64 gradcheck of the same op on these inputs.
+    gradgradcheck: ... and a float64 gradgradcheck (its double backward).
     noncontig: kiln also runs the case with non-contiguous copies of the inputs.
     rtol/atol: tolerances for float32 comparisons (float64 uses 1e-10/1e-12).
     """
 
-    def __init__(self, name, fn, inputs, grad=True, gradcheck=True, noncontig=True, rtol=1e-4, atol=1e-5):
+    def __init__(self, name, fn, inputs, grad=True, gradcheck=True, gradgradcheck=True, noncontig=True,
+                 rtol=1e-4, atol=1e-5):
         self.name, self.fn, self.inputs = name, fn, inputs
         self.grad, self.gradcheck, self.noncontig = grad, gradcheck, noncontig
+        self.gradgradcheck = gradgradcheck
         self.rtol, self.atol = rtol, atol
 
 
@@ -92,7 +96,8 @@ def run_case(case):
     if isinstance(outs, torch.Tensor):
         outs = [outs]
     outs = list(outs)
-    flags = dict(grad=int(case.grad), gradcheck=int(case.gradcheck and case.grad),
+    gc = case.gradcheck and case.grad
+    flags = dict(grad=int(case.grad), gradcheck=int(gc), gradgradcheck=int(gc and case.gradgradcheck),
                  noncontig=int(case.noncontig), rtol=case.rtol, atol=case.atol)
     lines = ["case " + case.name + " " + " ".join(f"{k}={v}" for k, v in flags.items())]
     for i, x in enumerate(ins):

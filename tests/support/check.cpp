@@ -133,6 +133,12 @@ void check_gradcheck_case(const RefCase& c, const OpFn& fn) {
   EXPECT_TRUE(r.ok) << c.name << ": " << r.message;
 }
 
+void check_gradgradcheck_case(const RefCase& c, const OpFn& fn) {
+  TensorList ins = prepare_inputs(c, false, kFloat64, true);
+  GradcheckResult r = gradgradcheck(fn, ins);
+  EXPECT_TRUE(r.ok) << c.name << ": " << r.message;
+}
+
 std::string case_test_name(const ::testing::TestParamInfo<std::string>& info) {
   std::string s = info.param;
   for (char& ch : s)

@@ -34,14 +34,17 @@ const OpFn& find_op(const OpTable& table, const std::string& case_name);
 void check_reference_case(const RefCase& c, const OpFn& fn);
 // gradcheck in float64 on the case's inputs converted to float64.
 void check_gradcheck_case(const RefCase& c, const OpFn& fn);
+// gradgradcheck (the double backward) likewise.
+void check_gradgradcheck_case(const RefCase& c, const OpFn& fn);
 
 std::string case_test_name(const ::testing::TestParamInfo<std::string>& info);
 
 }  // namespace kiln::test
 
 // Declares the tests of one family over the cases in tests/reference/data/<family>.txt:
-// Suite.RefParity/<case> for every case, and Suite##Gradcheck.GradcheckF64/<case> for
-// the differentiable ones. `table` is an expression giving an OpTable.
+// Suite.RefParity/<case> for every case, Suite##Gradcheck.GradcheckF64/<case> for the
+// differentiable ones and Suite##Gradgradcheck.GradgradcheckF64/<case> for those whose
+// double backward is checked. `table` is an expression giving an OpTable.
 #define KILN_REFERENCE_SUITE(Suite, family, table)                                                  \
   class Suite : public ::testing::TestWithParam<std::string> {};                                    \
   TEST_P(Suite, RefParity) {                                                                        \
@@ -56,5 +59,15 @@ std::string case_test_name(const ::testing::TestParamInfo<std::string>& info);
     ::kiln::test::check_gradcheck_case(c, ::kiln::test::find_op(table, c.name));                    \
   }                                                                                                 \
   INSTANTIATE_TEST_SUITE_P(Ops, Suite##Gradcheck,                                                   \
-                           ::testing::ValuesIn(::kiln::test::reference_case_names(family, true)),   \
+                           ::testing::ValuesIn(::kiln::test::reference_case_names(                 \
+                               family, ::kiln::test::CaseFilter::Gradcheck)),                       \
+                           ::kiln::test::case_test_name);                                           \
+  class Suite##Gradgradcheck : public ::testing::TestWithParam<std::string> {};                     \
+  TEST_P(Suite##Gradgradcheck, GradgradcheckF64) {                                                  \
+    const auto& c = ::kiln::test::reference_case(family, GetParam());                               \
+    ::kiln::test::check_gradgradcheck_case(c, ::kiln::test::find_op(table, c.name));                \
+  }                                                                                                 \
+  INSTANTIATE_TEST_SUITE_P(Ops, Suite##Gradgradcheck,                                               \
+                           ::testing::ValuesIn(::kiln::test::reference_case_names(                 \
+                               family, ::kiln::test::CaseFilter::Gradgradcheck)),                   \
                            ::kiln::test::case_test_name)

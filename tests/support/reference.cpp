@@ -75,6 +75,7 @@ std::vector<RefCase> load(const std::string& family) {
         std::string key = flag.substr(0, eq), value = flag.substr(eq + 1);
         if (key == "grad") current->grad = value == "1";
         else if (key == "gradcheck") current->gradcheck = value == "1";
+        else if (key == "gradgradcheck") current->gradgradcheck = value == "1";
         else if (key == "noncontig") current->noncontig = value == "1";
         else if (key == "rtol") current->rtol = std::stod(value);
         else if (key == "atol") current->atol = std::stod(value);
@@ -117,13 +118,15 @@ const RefCase& reference_case(const std::string& family, const std::string& name
   KILN_FAIL("reference: no case '", name, "' in family '", family, "'");
 }
 
-std::vector<std::string> reference_case_names(const std::string& family, bool gradcheck_only) {
+std::vector<std::string> reference_case_names(const std::string& family, CaseFilter filter) {
   // Called while tests are being registered, before main: a missing or malformed file
   // must not abort the binary, so it becomes one case whose lookup fails loudly.
   std::vector<std::string> names;
   try {
     for (const RefCase& c : reference_cases(family))
-      if (c.gradcheck || !gradcheck_only) names.push_back(c.name);
+      if (filter == CaseFilter::All || (filter == CaseFilter::Gradcheck && c.gradcheck) ||
+          (filter == CaseFilter::Gradgradcheck && c.gradgradcheck))
+        names.push_back(c.name);
   } catch (const std::exception&) {
     names.push_back("unreadable_reference_file");
   }

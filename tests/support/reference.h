@@ -13,6 +13,7 @@ struct RefCase {
   std::string name;
   bool grad = true;        // grads are recorded for floating inputs
   bool gradcheck = true;   // also gradcheck the op in float64 on these inputs
+  bool gradgradcheck = true;  // ... and gradgradcheck it (its double backward)
   bool noncontig = true;   // also run on non-contiguous copies of the inputs
   double rtol = 1e-4, atol = 1e-5;
   TensorList inputs, outputs;
@@ -24,7 +25,8 @@ struct RefCase {
 // file name and line on a malformed file.
 const std::vector<RefCase>& reference_cases(const std::string& family);
 const RefCase& reference_case(const std::string& family, const std::string& name);
-// The case names (only those with gradcheck=1 when gradcheck_only).
-std::vector<std::string> reference_case_names(const std::string& family, bool gradcheck_only = false);
+// The case names: all, or those with gradcheck=1, or those with gradgradcheck=1.
+enum class CaseFilter { All, Gradcheck, Gradgradcheck };
+std::vector<std::string> reference_case_names(const std::string& family, CaseFilter filter = CaseFilter::All);
 
 }  // namespace kiln::test
