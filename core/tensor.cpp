@@ -7,6 +7,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
+#include "ops/index.h"
 
 namespace kiln {
 
@@ -130,8 +131,10 @@ std::string format_value(double v, const Format& f) {
 constexpr int64_t kSummarizeAbove = 1000;
 constexpr int64_t kEdgeItems = 3;
 
-void print_dims(std::ostream& os, const std::vector<double>& v, const Shape& shape, size_t d, int64_t base,
-                const Format& f, bool summarize, int indent) {
+// Prints the (already summarized) values v of `shape`; in dims marked `cut`, "..."
+// stands between the first and last kEdgeItems entries.
+void print_dims(std::ostream& os, const std::vector<double>& v, const Shape& shape, const std::vector<bool>& cut,
+                size_t d, int64_t base, const Format& f, int indent) {
   if (shape.empty()) {
     os << format_value(v[0], f);
     return;
@@ -139,24 +142,26 @@ void print_dims(std::ostream& os, const std::vector<double>& v, const Shape& sha
   int64_t n = shape[d];
   int64_t inner = 1;
   for (size_t k = d + 1; k < shape.size(); ++k) inner *= shape[k];
+  bool last_dim = d + 1 == shape.size();
+  // Between rows: a comma, one newline per remaining dim, and the indent.
+  // (Built with append: GCC 12 warns falsely (-Wrestrict) on this as string operator+.)
+  std::string row_sep = ",";
+  if (last_dim) {
+    row_sep.append(" ");
+  } else {
+    row_sep.append(shape.size() - d - 1, '\n');
+    row_sep.append(size_t(indent + 1), ' ');
+  }
   os << '[';
   for (int64_t i = 0; i < n; ++i) {
-    if (summarize && n > 2 * kEdgeItems && i == kEdgeItems) {
-      os << "...";
-      i = n - kEdgeItems - 1;
-      os << (d + 1 == shape.size() ? ", " : ",\n" + std::string(size_t(indent + 1), ' '));
-      continue;
-    }
-    if (d + 1 == shape.size()) {
+    if (cut[d] && i == kEdgeItems) os << "..." << row_sep;
+    if (last_dim) {
       std::string s = format_value(v[size_t(base + i)], f);
       os << std::string(size_t(std::max(0, f.width - int(s.size()))), ' ') << s;
     } else {
-      print_dims(os, v, shape, d + 1, base + i * inner, f, summarize, indent + 1);
+      print_dims(os, v, shape, cut, d + 1, base + i * inner, f, indent + 1);
     }
-    if (i + 1 < n) {
-      os << (d + 1 == shape.size() ? ", " : std::string(shape.size() - d - 1, '\n').insert(0, ",") +
-                                               std::string(size_t(indent + 1), ' '));
-    }
+    if (i + 1 < n) os << row_sep;
   }
   os << ']';
 }
@@ -171,10 +176,22 @@ std::string Tensor::str() const {
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "tensor(undefined)";
+  // A large tensor prints only its first and last kEdgeItems entries along each long
+  // dim: cut those dims down before copying anything to the host.
+  Tensor shown = t;
+  std::vector<bool> cut(size_t(t.dim()), false);
   std::vector<double> v;
   {
     NoGradGuard no_grad;
-    v = t.to_vector<double>();
+    if (t.numel() > kSummarizeAbove) {
+      for (int64_t d = 0; d < t.dim(); ++d) {
+        int64_t n = t.shape()[size_t(d)];
+        if (n <= 2 * kEdgeItems) continue;
+        cut[size_t(d)] = true;
+        shown = cat({shown.narrow(d, 0, kEdgeItems), shown.narrow(d, n - kEdgeItems, kEdgeItems)}, d);
+      }
+    }
+    v = shown.to_vector<double>();
   }
   Format f;
   f.integral = is_integral(t.dtype());
@@ -190,10 +207,9 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
     f.sci = max_abs >= 1e8 || (min_abs < 1e-4 && !f.whole) || (min_abs != INFINITY && max_abs / min_abs > 1e3 && !f.whole);
     if (f.whole && max_abs >= 1e8) f.whole = false;
   }
-  bool summarize = t.numel() > kSummarizeAbove;
   for (double x : v) f.width = std::max(f.width, int(format_value(x, f).size()));
   os << "tensor(";
-  print_dims(os, v, t.shape(), 0, 0, f, summarize, 7);
+  print_dims(os, v, shown.shape(), cut, 0, 0, f, 7);
   if (t.numel() == 0) os << ", size=" << t.shape();
   if (t.dtype() != DType::Float32 && t.dtype() != DType::Int64) os << ", dtype=kiln." << dtype_name(t.dtype());
   if (!t.device().is_cpu()) os << ", device='" << t.device() << "'";

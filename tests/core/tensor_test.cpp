@@ -87,8 +87,16 @@ TEST(Tensor, PrintsLikePyTorch) {
   EXPECT_EQ(y.str(), "tensor([2., 2.], grad_fn=<mul>)");
   EXPECT_EQ(tensor<float>({1e-6f, 1.f}).str(), "tensor([1.0000e-06, 1.0000e+00])");
   EXPECT_EQ(zeros({0, 2}).str(), "tensor([], size=[0, 2])");
-  std::string big = arange(2000.0).str();
-  EXPECT_NE(big.find("..."), std::string::npos);
+  EXPECT_EQ(arange(2000.0).str(), "tensor([   0,    1,    2, ..., 1997, 1998, 1999])");
+  EXPECT_EQ(arange(2000.0).view({100, 20}).str(),
+            "tensor([[   0,    1,    2, ...,   17,   18,   19],\n"
+            "        [  20,   21,   22, ...,   37,   38,   39],\n"
+            "        [  40,   41,   42, ...,   57,   58,   59],\n"
+            "        ...,\n"
+            "        [1940, 1941, 1942, ..., 1957, 1958, 1959],\n"
+            "        [1960, 1961, 1962, ..., 1977, 1978, 1979],\n"
+            "        [1980, 1981, 1982, ..., 1997, 1998, 1999]])");
+  EXPECT_EQ(arange(8.0).view({2, 2, 2}).str(), "tensor([[[0, 1],\n         [2, 3]],\n\n        [[4, 5],\n         [6, 7]]])");
 }
 
 TEST(Generator, PhiloxMatchesPublishedTestVector) {
