@@ -12,7 +12,7 @@ namespace {
 using ::testing::HasSubstr;
 using test::error_of;
 using test::OpTable;
-TensorList one(const Tensor& t) { return {t}; }
+using test::one;
 
 // Each case's geometry repeats the one in tests/reference/cases_im2col.py.
 const OpTable& im2col_ops() {

@@ -12,7 +12,7 @@ namespace {
 using ::testing::HasSubstr;
 using test::error_of;
 using test::OpTable;
-TensorList one(const Tensor& t) { return {t}; }
+using test::one;
 
 const OpTable& index_ops() {
   static const OpTable table = {

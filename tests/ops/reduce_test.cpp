@@ -13,7 +13,7 @@ namespace {
 
 using test::error_of;
 using test::OpTable;
-TensorList one(const Tensor& t) { return {t}; }
+using test::one;
 TensorList both(const ValuesIndices& vi) { return {vi.values, vi.indices}; }
 constexpr double kInf = std::numeric_limits<double>::infinity();
 

@@ -14,7 +14,7 @@ namespace {
 
 using test::error_of;
 using test::OpTable;
-TensorList one(const Tensor& t) { return {t}; }
+using test::one;
 
 using SoftmaxFn = Tensor (*)(const Tensor&, int64_t);
 

@@ -10,7 +10,7 @@ namespace {
 
 using test::error_of;
 using test::OpTable;
-TensorList one(const Tensor& t) { return {t}; }
+using test::one;
 
 const OpTable& unary_ops() {
   static const OpTable table = {

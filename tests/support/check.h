@@ -25,6 +25,7 @@ Tensor make_noncontiguous(const Tensor& t);
 
 // The kiln side of a reference case: maps the case's inputs to its outputs.
 using OpFn = std::function<TensorList(const TensorList&)>;
+inline TensorList one(const Tensor& t) { return {t}; }  // a single output as a list
 // Keys are a case's full name ("sum.dim1_keepdim") or its op prefix ("sum").
 using OpTable = std::map<std::string, OpFn>;
 
