@@ -1,0 +1,305 @@
+// The CPU GEMM ladder, C = alpha * op(A) op(B) + beta * C (Note [GEMM conventions] in
+// ops/cpu/gemm.h). Every version is kept, tested against version 1 on awkward shapes
+// (tests/ops/gemm_test.cpp) and benchmarked side by side (bench/linalg_bench.cpp):
+//
+// version 1: naive triple loop, one dot product per element of C. The reference.
+// version 2: cache-blocked i-p-j loop order: the inner loop is an axpy along a row of C
+//            and a row of op(B), contiguous (unless op(B) is transposed), so the compiler
+//            vectorises it; a (kBlockK2 x kBlockN2) block of op(B) stays in L2 while every
+//            row of A goes past it. Threads over rows of C.
+// version 3: BLIS-style packing and register blocking: op(A) and op(B) are copied into
+//            panels of MR rows and NR columns laid out in the order the micro-kernel
+//            reads them; the micro-kernel keeps an MR x NR block of C in registers for a
+//            whole panel depth (kKC) and does MR * NR multiply-adds per MR + NR values
+//            loaded. Macro tiles of C (at most kMC x kNC) are spread over threads.
+//
+// gemm() runs version 3, or 1 and 2 for the vector shapes where they measure faster. No
+// -march flags or intrinsics: the micro-kernel is plain C++ that the compiler vectorises
+// for the baseline ISA (SSE2 on x86-64).
+#include "ops/cpu/gemm.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "core/error.h"
+#include "ops/cpu/parallel.h"
+
+namespace kiln::cpu {
+namespace {
+
+// Below this many flops a parallel region costs more than it saves.
+constexpr double kMinParallelFlops = double(1 << 20);
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t multiple) { return ceil_div(a, multiple) * multiple; }
+
+// op(X) as a read-only matrix: element (i, j) at data[i * row_stride + j * col_stride].
+template <typename T>
+struct MatrixRef {
+  const T* data;
+  int64_t row_stride, col_stride;
+  T operator()(int64_t i, int64_t j) const { return data[i * row_stride + j * col_stride]; }
+};
+
+template <typename T>
+MatrixRef<T> op_of(const T* x, int64_t ld, bool trans) {
+  return trans ? MatrixRef<T>{x, 1, ld} : MatrixRef<T>{x, ld, 1};
+}
+
+// C[r0:r1, :n] = beta * C; beta == 0 writes zeros without reading C.
+template <typename T>
+void scale_rows(T beta, int64_t r0, int64_t r1, int64_t n, T* c, int64_t ldc) {
+  if (beta == T(1)) return;
+  for (int64_t i = r0; i < r1; ++i) {
+    T* row = c + i * ldc;
+    if (beta == T(0)) {
+      std::fill(row, row + n, T(0));
+    } else {
+      for (int64_t j = 0; j < n; ++j) row[j] *= beta;
+    }
+  }
+}
+
+// ---- version 1: naive ----
+
+// C(i, j) = alpha * sum_p A(i, p) B(p, j) + beta * C(i, j), one element at a time.
+template <typename T>
+void gemm_kernel1(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                  const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  MatrixRef<T> A = op_of(a, lda, trans_a), B = op_of(b, ldb, trans_b);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      T sum = 0;
+      for (int64_t p = 0; p < k; ++p) sum += A(i, p) * B(p, j);
+      T& cij = c[i * ldc + j];
+      cij = beta == T(0) ? alpha * sum : alpha * sum + beta * cij;
+    }
+  }
+}
+
+// ---- version 2: cache-blocked, vectorised axpy ----
+
+constexpr int64_t kBlockK2 = 128;  // rows of op(B) per block
+constexpr int64_t kBlockN2 = 512;  // columns: 128 x 512 floats = 256 KiB, in L2
+
+// y[0:n] += alpha * x[0:n]
+template <typename T>
+void axpy(int64_t n, T alpha, const T* __restrict x, T* __restrict y) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) y[j] += alpha * x[j];
+}
+
+template <typename T>
+void gemm_kernel2(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                  const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  MatrixRef<T> A = op_of(a, lda, trans_a), B = op_of(b, ldb, trans_b);
+  int64_t grain = std::max<int64_t>(1, int64_t(kMinParallelFlops / (2.0 * double(n) * double(k))));
+  parallel_for(0, m, grain, [&](int64_t i0, int64_t i1) {
+    scale_rows(beta, i0, i1, n, c, ldc);
+    for (int64_t j0 = 0; j0 < n; j0 += kBlockN2) {
+      int64_t j1 = std::min(n, j0 + kBlockN2);
+      for (int64_t p0 = 0; p0 < k; p0 += kBlockK2) {
+        int64_t p1 = std::min(k, p0 + kBlockK2);
+        for (int64_t i = i0; i < i1; ++i) {
+          T* crow = c + i * ldc;
+          for (int64_t p = p0; p < p1; ++p) {
+            T aip = alpha * A(i, p);
+            const T* brow = B.data + p * B.row_stride;
+            if (B.col_stride == 1) {
+              axpy(j1 - j0, aip, brow + j0, crow + j0);
+            } else {
+              for (int64_t j = j0; j < j1; ++j) crow[j] += aip * brow[j * B.col_stride];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// ---- version 3: packed panels, register-blocked micro-kernel ----
+
+// The micro-tile: MR x NR accumulators = 12 vector registers of 16 bytes (6 rows of two
+// 4-float or two 2-double registers), plus 2 for a row of the B panel and 1 for the
+// broadcast A value: 15 of SSE's 16 registers, so nothing spills to the stack.
+template <typename T>
+struct MicroTile;
+template <>
+struct MicroTile<float> {
+  static constexpr int kMR = 6, kNR = 8;
+};
+template <>
+struct MicroTile<double> {
+  static constexpr int kMR = 6, kNR = 4;
+};
+
+constexpr int64_t kKC = 256;  // panel depth: a 256 x NR B micro-panel (8 KiB of floats) stays in L1
+constexpr int64_t kMC = 96;   // macro-tile rows: the packed A block (96 x 256) stays in L2
+constexpr int64_t kNC = 256;  // macro-tile columns: the packed B block (256 x 256), L2 as well
+
+// Packs op(A)[i0:i0+mc, p0:p0+kc] as ceil(mc / MR) panels, each kc steps of MR values
+// (panel rows interleaved), the last panel padded with zero rows.
+template <typename T>
+void pack_a(MatrixRef<T> A, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* out) {
+  constexpr int MR = MicroTile<T>::kMR;
+  for (int64_t ir = 0; ir < mc; ir += MR) {
+    int64_t rows = std::min<int64_t>(MR, mc - ir);
+    for (int64_t p = 0; p < kc; ++p) {
+      for (int64_t i = 0; i < MR; ++i) *out++ = i < rows ? A(i0 + ir + i, p0 + p) : T(0);
+    }
+  }
+}
+
+// Packs op(B)[p0:p0+kc, j0:j0+nc] as ceil(nc / NR) panels, each kc steps of NR values,
+// the last panel padded with zero columns.
+template <typename T>
+void pack_b(MatrixRef<T> B, int64_t p0, int64_t kc, int64_t j0, int64_t nc, T* out) {
+  constexpr int NR = MicroTile<T>::kNR;
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    int64_t cols = std::min<int64_t>(NR, nc - jr);
+    for (int64_t p = 0; p < kc; ++p) {
+      for (int64_t j = 0; j < NR; ++j) *out++ = j < cols ? B(p0 + p, j0 + jr + j) : T(0);
+    }
+  }
+}
+
+// ap: (kc, MR) packed, bp: (kc, NR) packed, acc: (MR, NR) = ap^T bp.
+// Written so that GCC keeps acc in registers: the i loop is unrolled, the j loop is one
+// simd multiply-add over NR lanes with a[i] broadcast.
+template <typename T>
+void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* __restrict acc_out) {
+  constexpr int MR = MicroTile<T>::kMR, NR = MicroTile<T>::kNR;
+  T acc[MR * NR];
+#pragma GCC unroll 48
+  for (int x = 0; x < MR * NR; ++x) acc[x] = 0;
+  for (int64_t p = 0; p < kc; ++p) {
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const T ai = ap[p * MR + i];
+#pragma omp simd
+      for (int j = 0; j < NR; ++j) acc[i * NR + j] += ai * bp[p * NR + j];
+    }
+  }
+#pragma GCC unroll 48
+  for (int x = 0; x < MR * NR; ++x) acc_out[x] = acc[x];
+}
+
+// c[:rows, :cols] (leading dimension ldc) = alpha * acc + (first ? beta * c : c), where
+// first marks the first panel of k: only it applies beta, and with beta == 0 it does not
+// read c.
+template <typename T>
+void store_tile(const T* acc, int64_t rows, int64_t cols, T alpha, T beta, bool first, T* c, int64_t ldc) {
+  constexpr int NR = MicroTile<T>::kNR;
+  for (int64_t i = 0; i < rows; ++i) {
+    const T* src = acc + i * NR;
+    T* dst = c + i * ldc;
+    if (!first || beta == T(1)) {
+      for (int64_t j = 0; j < cols; ++j) dst[j] += alpha * src[j];
+    } else if (beta == T(0)) {
+      for (int64_t j = 0; j < cols; ++j) dst[j] = alpha * src[j];
+    } else {
+      for (int64_t j = 0; j < cols; ++j) dst[j] = beta * dst[j] + alpha * src[j];
+    }
+  }
+}
+
+// Splits extent into near-equal tiles of at most max_tile (a multiple of `multiple`),
+// each a multiple of `multiple`: 128 rows become 66 + 62, not 96 + 32, so threads get
+// similar work.
+int64_t tile_size(int64_t extent, int64_t max_tile, int64_t multiple) {
+  int64_t parts = ceil_div(extent, max_tile);
+  return round_up(ceil_div(extent, parts), multiple);
+}
+
+template <typename T>
+void gemm_kernel3(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                  const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  constexpr int MR = MicroTile<T>::kMR, NR = MicroTile<T>::kNR;
+  MatrixRef<T> A = op_of(a, lda, trans_a), B = op_of(b, ldb, trans_b);
+  const int64_t tile_m = tile_size(m, kMC, MR), tile_n = tile_size(n, kNC, NR);
+  const int64_t tiles_n = ceil_div(n, tile_n);
+  const int64_t tiles = ceil_div(m, tile_m) * tiles_n;
+  const int64_t kc_max = std::min(k, kKC);
+  const double tile_flops = 2.0 * double(tile_m) * double(tile_n) * double(k);
+  const int64_t grain = std::max<int64_t>(1, int64_t(kMinParallelFlops / tile_flops));
+  parallel_for(0, tiles, grain, [&](int64_t t0, int64_t t1) {
+    // This thread's packing buffers (tile_m and tile_n are multiples of MR and NR).
+    std::unique_ptr<T[]> apack(new T[size_t(tile_m * kc_max)]);
+    std::unique_ptr<T[]> bpack(new T[size_t(kc_max * tile_n)]);
+    T acc[MR * NR];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t i0 = (t / tiles_n) * tile_m, j0 = (t % tiles_n) * tile_n;
+      const int64_t mc = std::min(tile_m, m - i0), nc = std::min(tile_n, n - j0);
+      for (int64_t p0 = 0; p0 < k; p0 += kKC) {
+        const int64_t kc = std::min(kKC, k - p0);
+        pack_a(A, i0, mc, p0, kc, apack.get());
+        pack_b(B, p0, kc, j0, nc, bpack.get());
+        // jr outer: one B micro-panel stays in L1 while the A panels stream from L2.
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            micro_kernel<T>(kc, apack.get() + ir * kc, bpack.get() + jr * kc, acc);
+            store_tile<T>(acc, std::min<int64_t>(MR, mc - ir), std::min<int64_t>(NR, nc - jr), alpha, beta, p0 == 0,
+                          c + (i0 + ir) * ldc + j0 + jr, ldc);
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+const char* gemm_variant_name(int version) {
+  switch (version) {
+    case 1: return "gemm_kernel1";
+    case 2: return "gemm_kernel2";
+    case 3: return "gemm_kernel3";
+    default: return "gemm_kernel?";
+  }
+}
+
+// The shared cases run here, so each variant sees m, n, k >= 1 and alpha != 0.
+template <typename T>
+void gemm_variant(int version, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                  int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  KILN_CHECK(version >= 1 && version <= kNumGemmVariants, "gemm: no variant ", version, " (variants are 1 to ",
+             kNumGemmVariants, ")");
+  KILN_CHECK(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=", m, " n=", n, " k=", k);
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == T(0)) {
+    scale_rows(beta, 0, m, n, c, ldc);
+    return;
+  }
+  switch (version) {
+    case 1: gemm_kernel1(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
+    case 2: gemm_kernel2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
+    default: gemm_kernel3(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
+  }
+}
+
+// Version 3, except where its MR x NR micro-tile is mostly padding (BM_GemmVector
+// measures these): a 1 x 1 C (a dot product) would use 1 of its 48 lanes, on one thread;
+// the naive loop is 8x faster. A one-row C (vector @ matrix) streams op(B) once, which
+// version 2's axpy over contiguous rows of B does at about twice version 3's rate.
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T beta, T* c, int64_t ldc) {
+  int version = 3;
+  if (m == 1 && n == 1) {
+    version = 1;
+  } else if (m == 1 && !trans_b) {
+    version = 2;
+  }
+  gemm_variant<T>(version, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                          float, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
+                           int64_t, double, double*, int64_t);
+template void gemm_variant<float>(int, bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                                  const float*, int64_t, float, float*, int64_t);
+template void gemm_variant<double>(int, bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                                   const double*, int64_t, double, double*, int64_t);
+
+}  // namespace kiln::cpu

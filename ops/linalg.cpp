@@ -1,0 +1,258 @@
+// Matrix products: mm, bmm, addmm and matmul's batched broadcast are ops with their own
+// backward (dA = g @ B^T, dB = A^T @ g); mv, dot, outer and matmul's 1-D and 2-D cases
+// are built from them. All run the GEMM kernel (ops/cpu/linalg.cpp, ops/cpu/gemm.cpp).
+#include "ops/linalg.h"
+
+#include <algorithm>
+#include <string>
+
+#include "autograd/function.h"
+#include "core/dispatch.h"
+#include "core/factory.h"
+#include "ops/binary.h"
+#include "ops/view.h"
+
+namespace kiln {
+
+// Note [GEMM operand layout]
+// out = beta * out + alpha * (a @ b), with out: (m, n) or (B, m, n), contiguous (not read
+// when beta == 0); a: (m, k) or (B, m, k); b: (k, n) or (B, k, n). Each matrix of a and b
+// is either row-major (stride(-1) == 1; leading dimension stride(-2)) or transposed
+// (stride(-2) == 1; leading dimension stride(-1)), so a transposed view such as b.t()
+// reaches the GEMM without a copy; a size-1 dim counts as either. The batch dim may have
+// any stride, 0 included (a matrix broadcast over the batch). gemm_operand() below copies
+// what fits neither layout.
+using GemmKernel = void(const Tensor& out, const Tensor& a, const Tensor& b, double beta, double alpha);
+KILN_DEFINE_STUB(gemm_stub, "gemm", GemmKernel);
+
+namespace {
+
+// "float32[2, 3]": what shape errors print of an operand.
+std::string type_shape(const Tensor& t) { return detail::concat(dtype_name(t.dtype()), t.shape()); }
+
+// See Note [GEMM operand layout].
+Tensor gemm_operand(const Tensor& x) {
+  bool row_major = x.stride(-1) == 1 || x.size(-1) == 1;
+  bool transposed = x.stride(-2) == 1 || x.size(-2) == 1;
+  return row_major || transposed ? x : x.contiguous();
+}
+
+// a @ b for 2-D, or 3-D with equal batch sizes, into a new tensor.
+Tensor run_gemm(const Tensor& a, const Tensor& b) {
+  Shape shape = a.shape();
+  shape.back() = b.shape().back();
+  Tensor out = empty(shape, options_of(a));
+  gemm_stub(a.device(), out, gemm_operand(a), gemm_operand(b), 0.0, 1.0);
+  return out;
+}
+
+Tensor scaled(const Tensor& t, double s) { return s == 1.0 ? t : t * s; }
+
+// What every product asks of its two operands: floating, one dtype, one device.
+void check_operands(const Tensor& a, const Tensor& b, const char* op) {
+  KILN_CHECK(a.is_floating_point() && b.is_floating_point(), op,
+             ": expected floating tensors (float32 or float64), got ", type_shape(a), " and ", type_shape(b));
+  KILN_CHECK(a.dtype() == b.dtype(), op, ": expected both tensors to have the same dtype, got ", type_shape(a),
+             " and ", type_shape(b));
+  KILN_CHECK(a.device() == b.device(), op, ": expected both tensors on the same device, got ", a.meta_str(), " and ",
+             b.meta_str());
+}
+
+void check_inner(const Tensor& a, const Tensor& b, int64_t ka, int64_t kb, const char* op) {
+  KILN_CHECK(ka == kb, op, ": cannot multiply ", type_shape(a), " by ", type_shape(b), ": inner dimensions ", ka,
+             " and ", kb, " differ");
+}
+
+Shape concat_shape(Shape head, const Shape& tail) {
+  head.insert(head.end(), tail.begin(), tail.end());
+  return head;
+}
+
+// The number of rows of x (..., n, k) with its batch dims folded in: batch * n.
+int64_t leading_rows(const Tensor& x) { return numel_of(Shape(x.shape().begin(), x.shape().end() - 1)); }
+
+// The broadcast batch shape of a (..., n, k) and b (..., k, m), NumPy rules on the
+// dims before the last two.
+Shape broadcast_batch(const Tensor& a, const Tensor& b) {
+  Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+  size_t nd = std::max(ba.size(), bb.size());
+  Shape out(nd);
+  for (size_t i = 0; i < nd; ++i) {
+    int64_t sa = i + ba.size() >= nd ? ba[i + ba.size() - nd] : 1;
+    int64_t sb = i + bb.size() >= nd ? bb[i + bb.size() - nd] : 1;
+    KILN_CHECK(sa == sb || sa == 1 || sb == 1, "matmul: the batch dimensions ", ba, " and ", bb, " of ", type_shape(a),
+               " and ", type_shape(b), " do not broadcast");
+    out[i] = sa == 1 ? sb : sa;
+  }
+  return out;
+}
+
+// (n, k) @ (k, m) -> (n, m).   da = g @ b^T,  db = a^T @ g
+struct Mm : Function<Mm> {
+  static constexpr const char* kName = "mm";
+  Tensor forward(const Tensor& a, const Tensor& b) {
+    save(a, b);
+    return run_gemm(a, b);
+  }
+  TensorList backward(const Tensor& g) {
+    auto [a, b] = saved<2>();
+    return {needs_input_grad(0) ? mm(g, b.t()) : Tensor(), needs_input_grad(1) ? mm(a.t(), g) : Tensor()};
+  }
+};
+
+// (B, n, k) @ (B, k, m) -> (B, n, m), one mm per batch entry.
+struct Bmm : Function<Bmm> {
+  static constexpr const char* kName = "bmm";
+  Tensor forward(const Tensor& a, const Tensor& b) {
+    save(a, b);
+    return run_gemm(a, b);
+  }
+  TensorList backward(const Tensor& g) {
+    auto [a, b] = saved<2>();
+    return {needs_input_grad(0) ? bmm(g, b.transpose(1, 2)) : Tensor(),
+            needs_input_grad(1) ? bmm(a.transpose(1, 2), g) : Tensor()};
+  }
+};
+
+// beta * bias + alpha * (a @ b), bias broadcast to (n, m).
+//   dbias = sum_to(beta g, bias.shape),  da = alpha g @ b^T,  db = alpha a^T @ g
+struct Addmm : Function<Addmm> {
+  static constexpr const char* kName = "addmm";
+  Shape bias_shape;
+  double beta = 1, alpha = 1;
+  Tensor forward(const Tensor& bias, const Tensor& a, const Tensor& b, double beta_, double alpha_) {
+    bias_shape = bias.shape(), beta = beta_, alpha = alpha_;
+    save(a, b);
+    Tensor out = empty({a.size(0), b.size(1)}, options_of(a));
+    if (beta != 0.0) copy_into(out, bias);  // beta == 0 ignores bias, NaN included (as PyTorch)
+    gemm_stub(a.device(), out, gemm_operand(a), gemm_operand(b), beta, alpha);
+    return out;
+  }
+  TensorList backward(const Tensor& g) {
+    auto [a, b] = saved<2>();
+    return {needs_input_grad(0) ? sum_to(scaled(g, beta), bias_shape) : Tensor(),
+            needs_input_grad(1) ? scaled(mm(g, b.t()), alpha) : Tensor(),
+            needs_input_grad(2) ? scaled(mm(a.t(), g), alpha) : Tensor()};
+  }
+};
+
+// matmul of a (..., n, k) and b (..., k, m), both at least 2-D and one at least 3-D: the
+// batch dims broadcast; out: (batch..., n, m). The gradients are the mm ones, summed
+// over the batch dims an operand was broadcast along:
+//   da = sum_to(g @ b^T, a.shape),  db = sum_to(a^T @ g, b.shape)
+struct Matmul : Function<Matmul> {
+  static constexpr const char* kName = "matmul";
+  Tensor forward(const Tensor& a, const Tensor& b) {
+    save(a, b);
+    const int64_t n = a.size(-2), k = a.size(-1), m = b.size(-1);
+    if (b.dim() == 2) {
+      // Fold a's batch dims into its rows: one (batch * n, k) @ (k, m) GEMM.
+      Shape out_shape = a.shape();
+      out_shape.back() = m;
+      return run_gemm(a.reshape({leading_rows(a), k}), b).view(out_shape);
+    }
+    Shape batch = broadcast_batch(a, b);
+    const int64_t count = numel_of(batch);
+    // Expanded operands keep stride 0 along broadcast dims; reshape copies only when
+    // the batch dims cannot be merged into one.
+    Tensor a3 = a.expand(concat_shape(batch, {n, k})).reshape({count, n, k});
+    Tensor b3 = b.expand(concat_shape(batch, {k, m})).reshape({count, k, m});
+    return run_gemm(a3, b3).view(concat_shape(batch, {n, m}));
+  }
+  TensorList backward(const Tensor& g) {
+    auto [a, b] = saved<2>();
+    Tensor da, db;
+    if (needs_input_grad(0)) da = sum_to(matmul(g, b.transpose(-1, -2)), a.shape());
+    if (needs_input_grad(1)) {
+      if (b.dim() == 2) {
+        // b was shared by every row of the folded a: one GEMM over all of them,
+        // db = a_rows^T @ g_rows with a_rows: (batch * n, k), g_rows: (batch * n, m).
+        const int64_t rows = leading_rows(a);
+        db = mm(a.reshape({rows, a.size(-1)}).t(), g.reshape({rows, g.size(-1)}));
+      } else {
+        db = sum_to(matmul(a.transpose(-1, -2), g), b.shape());
+      }
+    }
+    return {da, db};
+  }
+};
+
+}  // namespace
+
+// ---- public functions ----
+
+Tensor mm(const Tensor& a, const Tensor& b) {
+  KILN_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-D tensors, got ", type_shape(a), " and ", type_shape(b));
+  check_operands(a, b, "mm");
+  check_inner(a, b, a.size(1), b.size(0), "mm");
+  return apply<Mm>(a, b);
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  KILN_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expected 3-D tensors, got ", type_shape(a), " and ", type_shape(b));
+  check_operands(a, b, "bmm");
+  KILN_CHECK(a.size(0) == b.size(0), "bmm: batch sizes ", a.size(0), " and ", b.size(0), " of ", type_shape(a),
+             " and ", type_shape(b), " differ");
+  check_inner(a, b, a.size(2), b.size(1), "bmm");
+  return apply<Bmm>(a, b);
+}
+
+Tensor mv(const Tensor& a, const Tensor& v) {
+  KILN_CHECK(a.dim() == 2 && v.dim() == 1, "mv: expected a 2-D matrix and a 1-D vector, got ", type_shape(a), " and ",
+             type_shape(v));
+  check_operands(a, v, "mv");
+  check_inner(a, v, a.size(1), v.size(0), "mv");
+  return mm(a, v.unsqueeze(1)).squeeze(1);
+}
+
+Tensor dot(const Tensor& a, const Tensor& b) {
+  KILN_CHECK(a.dim() == 1 && b.dim() == 1, "dot: expected 1-D tensors, got ", type_shape(a), " and ", type_shape(b));
+  check_operands(a, b, "dot");
+  check_inner(a, b, a.size(0), b.size(0), "dot");
+  return mm(a.unsqueeze(0), b.unsqueeze(1)).reshape({});
+}
+
+Tensor outer(const Tensor& a, const Tensor& b) {
+  KILN_CHECK(a.dim() == 1 && b.dim() == 1, "outer: expected 1-D tensors, got ", type_shape(a), " and ",
+             type_shape(b));
+  check_operands(a, b, "outer");
+  return mm(a.unsqueeze(1), b.unsqueeze(0));
+}
+
+Tensor addmm(const Tensor& bias, const Tensor& a, const Tensor& b, double beta, double alpha) {
+  KILN_CHECK(a.dim() == 2 && b.dim() == 2, "addmm: expected 2-D matrices, got ", type_shape(a), " and ",
+             type_shape(b));
+  check_operands(a, b, "addmm");
+  check_operands(bias, a, "addmm");
+  check_inner(a, b, a.size(1), b.size(0), "addmm");
+  const Shape out_shape{a.size(0), b.size(1)};
+  bool broadcasts = bias.dim() <= 2;
+  for (int64_t d = 1; broadcasts && d <= bias.dim(); ++d) {
+    int64_t s = bias.size(-d);
+    broadcasts = s == 1 || s == out_shape[size_t(2 - d)];
+  }
+  KILN_CHECK(broadcasts, "addmm: bias ", type_shape(bias), " cannot be broadcast to the output shape ", out_shape);
+  return apply<Addmm>(bias, a, b, beta, alpha);
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  KILN_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: expected tensors with at least 1 dimension, got ", type_shape(a),
+             " and ", type_shape(b));
+  check_operands(a, b, "matmul");
+  check_inner(a, b, a.size(-1), b.dim() == 1 ? b.size(0) : b.size(-2), "matmul");
+  if (a.dim() <= 2 && b.dim() <= 2) {
+    if (a.dim() == 1 && b.dim() == 1) return dot(a, b);
+    if (b.dim() == 1) return mv(a, b);
+    if (a.dim() == 1) return mm(a.unsqueeze(0), b).squeeze(0);
+    return mm(a, b);
+  }
+  // Batched: a 1-D operand becomes a 1-row (or 1-column) matrix, and its dim is
+  // removed from the result again.
+  if (a.dim() == 1) return apply<Matmul>(a.unsqueeze(0), b).squeeze(-2);
+  if (b.dim() == 1) return apply<Matmul>(a, b.unsqueeze(1)).squeeze(-1);
+  return apply<Matmul>(a, b);
+}
+
+Tensor Tensor::matmul(const Tensor& other) const { return kiln::matmul(*this, other); }
+
+}  // namespace kiln

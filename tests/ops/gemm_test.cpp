@@ -1,0 +1,204 @@
+// The CPU GEMM ladder (ops/cpu/gemm.cpp): every variant against gemm_kernel1, the naive
+// reference, on awkward shapes (1, primes, non-multiples of the tile sizes, several
+// panels of k), all four transpositions, padded leading dimensions, and the alpha/beta
+// cases (beta 0 with NaN in C, beta 1, alpha 2).
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "ops/cpu/gemm.h"
+#include "ops/cpu/parallel.h"
+
+namespace kiln {
+namespace {
+
+using cpu::gemm_variant;
+
+struct GemmShape {
+  int64_t m, n, k;
+};
+
+// 1s, primes, one below/above the micro-tile (6 x 8) and macro-tile (96 x 256, depth 256)
+// sizes, and shapes spanning several tiles and panels of k.
+const std::vector<GemmShape>& awkward_shapes() {
+  static const std::vector<GemmShape> shapes = {
+      {1, 1, 1},  {1, 7, 13},    {7, 1, 13},     {13, 7, 1},     {7, 13, 31},   {31, 7, 13}, {5, 7, 9},
+      {6, 8, 16}, {12, 16, 257}, {97, 255, 129}, {129, 67, 257}, {5, 300, 513}, {200, 3, 5}, {95, 257, 255},
+  };
+  return shapes;
+}
+
+struct AlphaBeta {
+  double alpha, beta;
+};
+// beta 0 gets a NaN-filled C (it must not be read), the others random values.
+const std::vector<AlphaBeta>& alpha_betas() {
+  static const std::vector<AlphaBeta> cases = {{1.0, 0.0}, {1.0, 1.0}, {2.0, 0.0}, {2.0, -0.5}};
+  return cases;
+}
+
+// Row-major matrices stored with leading dimensions larger than their widths (padding
+// filled with NaN, which no variant may read), so ld handling is tested too.
+template <typename T>
+struct Problem {
+  bool trans_a, trans_b;
+  int64_t m, n, k, lda, ldb, ldc;
+  T alpha, beta;
+  std::vector<T> a, b, c;
+
+  Problem(bool ta, bool tb, GemmShape s, AlphaBeta ab, uint32_t seed)
+      : trans_a(ta), trans_b(tb), m(s.m), n(s.n), k(s.k), alpha(T(ab.alpha)), beta(T(ab.beta)) {
+    std::mt19937 gen(seed);
+    std::normal_distribution<double> normal;
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
+    int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
+    lda = a_cols + 3, ldb = b_cols + 5, ldc = n + 2;
+    auto fill = [&](std::vector<T>& x, int64_t rows, int64_t cols, int64_t ld, bool values) {
+      x.assign(size_t(rows * ld), nan);
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j) x[size_t(i * ld + j)] = values ? T(normal(gen)) : nan;
+    };
+    fill(a, a_rows, a_cols, lda, true);
+    fill(b, b_rows, b_cols, ldb, true);
+    fill(c, m, n, ldc, beta != T(0));
+  }
+
+  std::vector<T> run(int version) const {
+    std::vector<T> out = c;
+    gemm_variant<T>(version, trans_a, trans_b, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, out.data(), ldc);
+    return out;
+  }
+
+  // Per element, the forward error bound of a k-term dot product with the alpha/beta
+  // update: (k + 4) eps (|alpha| sum_p |A(i,p) B(p,j)| + |beta C(i,j)|), doubled.
+  std::vector<T> tolerance() const {
+    Problem abs = *this;
+    for (T& x : abs.a) x = std::abs(x);
+    for (T& x : abs.b) x = std::abs(x);
+    for (T& x : abs.c) x = std::abs(x);
+    abs.alpha = std::abs(alpha), abs.beta = std::abs(beta);
+    std::vector<T> bound = abs.run(1);
+    const T eps = std::numeric_limits<T>::epsilon();
+    for (T& x : bound) x = 2 * T(k + 4) * eps * x + std::numeric_limits<T>::min();
+    return bound;
+  }
+};
+
+template <typename T>
+void expect_variant_matches_reference(int version, bool ta, bool tb, GemmShape s, AlphaBeta ab) {
+  SCOPED_TRACE(std::string(cpu::gemm_variant_name(version)) + " " + (ta ? "A^T" : "A") + " " + (tb ? "B^T" : "B") +
+               " m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) +
+               " alpha=" + std::to_string(ab.alpha) + " beta=" + std::to_string(ab.beta) + " " +
+               (sizeof(T) == 4 ? "float" : "double"));
+  Problem<T> p(ta, tb, s, ab, uint32_t(s.m * 1000003 + s.n * 1009 + s.k));
+  std::vector<T> expected = p.run(1), actual = p.run(version), tol = p.tolerance();
+  int bad = 0;
+  for (int64_t i = 0; i < p.m; ++i) {
+    for (int64_t j = 0; j < p.ldc; ++j) {
+      size_t at = size_t(i * p.ldc + j);
+      if (j >= p.n) {  // the padding of C is never written
+        EXPECT_TRUE(std::isnan(actual[at])) << "wrote C(" << i << ", " << j << "), in the padding";
+        continue;
+      }
+      bool ok = std::isfinite(actual[at]) && std::abs(actual[at] - expected[at]) <= tol[at];
+      if (!ok && bad++ < 5) {
+        ADD_FAILURE() << "C(" << i << ", " << j << ") = " << actual[at] << ", reference " << expected[at]
+                      << ", tolerance " << tol[at];
+      }
+    }
+  }
+  EXPECT_EQ(bad, 0) << "mismatching elements";
+}
+
+template <typename T>
+void check_all_variants() {
+  for (int version = 2; version <= cpu::kNumGemmVariants; ++version)
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (const GemmShape& s : awkward_shapes())
+          for (const AlphaBeta& ab : alpha_betas()) expect_variant_matches_reference<T>(version, ta, tb, s, ab);
+}
+
+TEST(Gemm, EveryVariantMatchesNaiveOnAwkwardShapesFloat) { check_all_variants<float>(); }
+TEST(Gemm, EveryVariantMatchesNaiveOnAwkwardShapesDouble) { check_all_variants<double>(); }
+
+TEST(Gemm, EveryVariantMatchesNaiveOnOneThread) {
+  int before = cpu::num_threads();
+  cpu::set_num_threads(1);
+  for (int version = 2; version <= cpu::kNumGemmVariants; ++version)
+    expect_variant_matches_reference<float>(version, false, true, {129, 67, 257}, {2.0, 0.0});
+  cpu::set_num_threads(before);
+}
+
+TEST(Gemm, ManyMacroTilesAcrossThreads) {
+  for (int version = 2; version <= cpu::kNumGemmVariants; ++version)
+    expect_variant_matches_reference<float>(version, false, false, {300, 530, 300}, {1.0, 1.0});
+}
+
+// gemm() picks a variant by shape (1 for a dot product, 2 for a row vector): same results.
+TEST(Gemm, DispatchMatchesNaive) {
+  const std::vector<GemmShape> shapes = {{1, 1, 1000}, {1, 1, 1}, {1, 40, 30}, {40, 1, 30}, {33, 17, 65}};
+  for (bool tb : {false, true}) {
+    for (GemmShape s : shapes) {
+      Problem<double> p(true, tb, s, {2.0, 0.5}, 7);
+      std::vector<double> expected = p.run(1), actual = p.c, tol = p.tolerance();
+      cpu::gemm<double>(p.trans_a, p.trans_b, p.m, p.n, p.k, p.alpha, p.a.data(), p.lda, p.b.data(), p.ldb, p.beta,
+                        actual.data(), p.ldc);
+      for (int64_t i = 0; i < p.m; ++i) {
+        for (int64_t j = 0; j < p.n; ++j) {
+          size_t at = size_t(i * p.ldc + j);
+          EXPECT_NEAR(actual[at], expected[at], tol[at]) << "m=" << s.m << " n=" << s.n << " k=" << s.k;
+        }
+      }
+    }
+  }
+}
+
+// k == 0 leaves beta * C (zeros for beta 0, NaN in C or not); A and B are never read.
+TEST(Gemm, EmptyInnerDimensionScalesC) {
+  for (int version = 1; version <= cpu::kNumGemmVariants; ++version) {
+    std::vector<float> c = {1, 2, std::nanf(""), 4};
+    gemm_variant<float>(version, false, false, 2, 2, 0, 1.f, nullptr, 1, nullptr, 2, 0.f, c.data(), 2);
+    EXPECT_EQ(c, (std::vector<float>{0, 0, 0, 0}));
+    std::vector<double> d = {1, 2, 3, 4};
+    gemm_variant<double>(version, true, true, 2, 2, 0, 1.0, nullptr, 2, nullptr, 1, 3.0, d.data(), 2);
+    EXPECT_EQ(d, (std::vector<double>{3, 6, 9, 12}));
+  }
+}
+
+TEST(Gemm, AlphaZeroDoesNotReadAOrB) {
+  for (int version = 1; version <= cpu::kNumGemmVariants; ++version) {
+    std::vector<float> a = {std::nanf(""), 1}, b = {1, std::nanf("")}, c = {1, 2, 3, 4};
+    gemm_variant<float>(version, false, false, 2, 2, 1, 0.f, a.data(), 1, b.data(), 2, 0.5f, c.data(), 2);
+    EXPECT_EQ(c, (std::vector<float>{0.5f, 1, 1.5f, 2}));
+  }
+}
+
+TEST(Gemm, EmptyOutputTouchesNothing) {
+  for (int version = 1; version <= cpu::kNumGemmVariants; ++version) {
+    gemm_variant<float>(version, false, false, 0, 5, 3, 1.f, nullptr, 3, nullptr, 5, 0.f, nullptr, 5);
+    gemm_variant<double>(version, false, false, 4, 0, 3, 1.0, nullptr, 3, nullptr, 0, 0.0, nullptr, 0);
+  }
+}
+
+TEST(Gemm, UnknownVariantIsAnError) {
+  float c = 0;
+  try {
+    gemm_variant<float>(cpu::kNumGemmVariants + 1, false, false, 1, 1, 1, 1.f, &c, 1, &c, 1, 0.f, &c, 1);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.message(), "gemm: no variant " + std::to_string(cpu::kNumGemmVariants + 1) + " (variants are 1 to " +
+                               std::to_string(cpu::kNumGemmVariants) + ")");
+  }
+  EXPECT_STREQ(cpu::gemm_variant_name(1), "gemm_kernel1");
+  EXPECT_STREQ(cpu::gemm_variant_name(3), "gemm_kernel3");
+}
+
+}  // namespace
+}  // namespace kiln
