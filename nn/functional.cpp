@@ -1,0 +1,29 @@
+// The stateless layer functions, composed of kiln ops (their backward comes with them).
+#include "nn/functional.h"
+
+#include "core/factory.h"
+#include "ops/binary.h"
+#include "ops/linalg.h"
+
+namespace kiln::nn::functional {
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  KILN_CHECK(weight.dim() == 2, "linear: weight must be 2-D (out_features, in_features), got ", weight.meta_str());
+  KILN_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ", x.meta_str(),
+             " does not end in in_features = ", weight.size(1), " (weight ", weight.meta_str(), ")");
+  KILN_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)), "linear: bias ",
+             bias.meta_str(), " does not match out_features = ", weight.size(0));
+  if (x.dim() == 2 && bias.defined()) return addmm(bias, x, weight.t());  // one fused GEMM
+  Tensor y = matmul(x, weight.t());
+  return bias.defined() ? y + bias : y;
+}
+
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
+  KILN_CHECK(p >= 0.0 && p <= 1.0, "dropout: p must be in [0, 1], got ", p);
+  if (!training || p == 0.0) return x;
+  if (p == 1.0) return x * 0.0;
+  Tensor keep = lt(rand(x.shape(), options_of(x), gen), 1.0 - p).to(x.dtype());
+  return x * keep * (1.0 / (1.0 - p));
+}
+
+}  // namespace kiln::nn::functional
