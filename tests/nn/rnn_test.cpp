@@ -1,0 +1,137 @@
+// LSTM, GRU, their cells and Embedding: PyTorch references with the same weights
+// (forward, every gradient, float64 gradcheck), parameter names and init, and errors.
+#include <cmath>
+
+#include "kiln.h"
+#include "nn/layers.h"
+#include "nn/rnn.h"
+#include "support/check.h"
+#include "support/errors.h"
+
+namespace kiln {
+namespace {
+
+namespace F = nn::functional;
+using test::allclose;
+using test::error_of;
+using test::one;
+using test::OpTable;
+
+// The kiln side of cases_rnn.py's stack_case: x, [states], then the flat weights.
+test::OpFn lstm_case(int64_t layers, bool bidirectional, bool batch_first, bool with_state, bool bias = true) {
+  return [=](const TensorList& in) {
+    nn::RNNOptions o;
+    o.num_layers = layers, o.bidirectional = bidirectional, o.batch_first = batch_first, o.bias = bias;
+    size_t first_weight = with_state ? 3 : 1;
+    TensorList w(in.begin() + std::ptrdiff_t(first_weight), in.end());
+    nn::LSTMOutput r = F::lstm(in[0], with_state ? in[1] : Tensor(), with_state ? in[2] : Tensor(), w, o);
+    return TensorList{r.output, r.state.h, r.state.c};
+  };
+}
+
+test::OpFn gru_case(int64_t layers, bool bidirectional, bool batch_first, bool with_state) {
+  return [=](const TensorList& in) {
+    nn::RNNOptions o;
+    o.num_layers = layers, o.bidirectional = bidirectional, o.batch_first = batch_first;
+    size_t first_weight = with_state ? 2 : 1;
+    TensorList w(in.begin() + std::ptrdiff_t(first_weight), in.end());
+    nn::GRUOutput r = F::gru(in[0], with_state ? in[1] : Tensor(), w, o);
+    return TensorList{r.output, r.h};
+  };
+}
+
+const OpTable& rnn_ops() {
+  static const OpTable table = {
+      {"lstm.one_layer", lstm_case(1, false, false, false)},
+      {"lstm.two_layers_bidir_state", lstm_case(2, true, false, true)},
+      {"lstm.batch_first", lstm_case(1, false, true, true)},
+      {"lstm.no_bias", lstm_case(1, false, false, false, false)},
+      {"gru.one_layer", gru_case(1, false, false, false)},
+      {"gru.two_layers_bidir_state", gru_case(2, true, true, true)},
+      {"lstm_cell.basic",
+       [](const TensorList& x) {
+         nn::LSTMState s = F::lstm_cell(x[0], {x[1], x[2]}, x[3], x[4], x[5], x[6]);
+         return TensorList{s.h, s.c};
+       }},
+      {"gru_cell.basic", [](const TensorList& x) { return one(F::gru_cell(x[0], x[1], x[2], x[3], x[4], x[5])); }},
+  };
+  return table;
+}
+
+KILN_REFERENCE_SUITE(RnnRef, "rnn", rnn_ops());
+
+TEST(LSTM, ParameterNamesShapesAndInitFollowPyTorch) {
+  nn::RNNOptions o;
+  o.num_layers = 2, o.bidirectional = true;
+  nn::LSTM lstm(3, 5, o);
+  std::vector<std::string> names;
+  for (auto& [n, t] : lstm.named_parameters()) names.push_back(n);
+  EXPECT_EQ(names.front(), "weight_ih_l0");
+  EXPECT_EQ(names[4], "weight_ih_l0_reverse");
+  EXPECT_EQ(names.back(), "bias_hh_l1_reverse");
+  EXPECT_EQ(names.size(), 16u);
+  EXPECT_EQ(lstm.flat_weights()[8].shape(), (Shape{20, 10}));  // layer 1 reads both directions
+  for (const Tensor& p : lstm.parameters()) EXPECT_LE(amax(abs(p)).item(), 1.0 / std::sqrt(5.0));
+  EXPECT_EQ(lstm.repr(), "LSTM(3, 5, num_layers=2, bidirectional=True)");
+}
+
+TEST(LSTM, ShapesForBatchedUnbatchedAndBatchFirst) {
+  nn::RNNOptions o;
+  o.batch_first = true;
+  nn::LSTM lstm(3, 4, o);
+  nn::LSTMOutput r = lstm(randn({2, 7, 3}));
+  EXPECT_EQ(r.output.shape(), (Shape{2, 7, 4}));
+  EXPECT_EQ(r.state.h.shape(), (Shape{1, 2, 4}));
+  nn::LSTMOutput u = lstm(randn({7, 3}));  // unbatched (T, F)
+  EXPECT_EQ(u.output.shape(), (Shape{7, 4}));
+  EXPECT_EQ(u.state.c.shape(), (Shape{1, 4}));
+  // The final hidden state of a one-layer forward LSTM is its last output.
+  EXPECT_TRUE(allclose(r.output.select(1, 6), r.state.h.select(0, 0), 0, 0));
+}
+
+TEST(LSTM, TrainsOnASimpleSequenceTask) {
+  // Learn the sign of a sequence's sum: the loss must fall under plain gradient descent
+  // through backprop-through-time.
+  manual_seed(3);
+  nn::LSTM lstm(1, 8);
+  nn::Linear head(8, 1);
+  Tensor x = randn({6, 16, 1});
+  Tensor y = sign(x.sum({0}));  // (16, 1)
+  double first = 0, last = 0;
+  for (int step = 0; step < 200; ++step) {
+    Tensor pred = head.forward(lstm(x).state.h.select(0, 0));
+    Tensor loss = mean(square(pred - y));
+    lstm.zero_grad();
+    head.zero_grad();
+    loss.backward();
+    NoGradGuard no_grad;
+    for (Tensor p : lstm.parameters()) p.sub_(p.grad(), 0.5);
+    for (Tensor p : head.parameters()) p.sub_(p.grad(), 0.5);
+    (step == 0 ? first : last) = loss.item();
+  }
+  EXPECT_LT(last, 0.5 * first);
+}
+
+TEST(GRU, ErrorsNameTheProblem) {
+  nn::GRU gru(3, 4);
+  EXPECT_EQ(error_of([&] { gru(randn({5, 2, 4})); }), "gru: expected input_size 3, got input float32[5, 2, 4] on cpu");
+  EXPECT_EQ(error_of([&] { gru(randn({5, 2, 3}), zeros({2, 2, 4})); }),
+            "gru: expected h0 of shape [1, 2, 4], got float32[2, 2, 4] on cpu");
+}
+
+TEST(Embedding, LooksUpRowsAndKeepsPaddingRowAtZero) {
+  nn::Embedding emb(10, 3, -1);  // padding_idx -1 means row 9, as PyTorch
+  ASSERT_TRUE(emb.padding_idx.has_value());
+  EXPECT_EQ(*emb.padding_idx, 9);
+  EXPECT_TRUE(allclose(emb.weight.select(0, 9), zeros({3}), 0, 0));
+  Tensor idx = tensor<int64_t>({1, 9, 1}, {3});
+  Tensor out = emb(idx);
+  EXPECT_EQ(out.shape(), (Shape{3, 3}));
+  out.sum().backward();
+  EXPECT_TRUE(allclose(emb.weight.grad().select(0, 1), full({3}, 2.0), 0, 0));
+  EXPECT_TRUE(allclose(emb.weight.grad().select(0, 9), zeros({3}), 0, 0));
+  EXPECT_EQ(emb.repr(), "Embedding(10, 3, padding_idx=9)");
+}
+
+}  // namespace
+}  // namespace kiln
