@@ -4,8 +4,27 @@
 
 #include "core/generator.h"
 #include "core/tensor.h"
+#include "ops/index.h"
+#include "ops/reduce.h"
+#include "ops/unary.h"
 
 namespace kiln::nn::functional {
+
+// The activations and lookups are kiln ops already; these names let a port of
+// torch.nn.functional code read F::relu(x), F::softmax(x, 1), F::embedding(w, i) ...
+using kiln::elu;
+using kiln::embedding;
+using kiln::gelu;
+using kiln::leaky_relu;
+using kiln::log_softmax;
+using kiln::one_hot;
+using kiln::pad;
+using kiln::relu;
+using kiln::sigmoid;
+using kiln::silu;
+using kiln::softmax;
+using kiln::softplus;
+using kiln::tanh;
 
 // x: (..., in), weight: (out, in), bias: (out) or undefined -> (..., out) = x W^T + b.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});

@@ -110,4 +110,18 @@ const std::shared_ptr<Module>& ModuleList::operator[](size_t i) const {
   return modules_[i];
 }
 
+void ModuleDict::insert(const std::string& name, std::shared_ptr<Module> m) { add_child(name, std::move(m)); }
+
+bool ModuleDict::contains(const std::string& name) const {
+  for (const auto& [n, m] : named_children())
+    if (n == name) return true;
+  return false;
+}
+
+const std::shared_ptr<Module>& ModuleDict::at(const std::string& name) const {
+  for (const auto& [n, m] : named_children())
+    if (n == name) return m;
+  KILN_FAIL("ModuleDict: no module named '", name, "'");
+}
+
 }  // namespace kiln::nn

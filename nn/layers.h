@@ -143,4 +143,14 @@ class ModuleList : public Module {
   std::vector<std::shared_ptr<Module>> modules_;
 };
 
+// Holds modules by name, in insertion order (PyTorch's ModuleDict).
+class ModuleDict : public Module {
+ public:
+  ModuleDict() : Module("ModuleDict") {}
+  void insert(const std::string& name, std::shared_ptr<Module> m);
+  bool contains(const std::string& name) const;
+  const std::shared_ptr<Module>& at(const std::string& name) const;  // a clear error when absent
+  size_t size() const { return named_children().size(); }
+};
+
 }  // namespace kiln::nn

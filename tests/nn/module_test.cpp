@@ -123,6 +123,17 @@ TEST(Module, RegistrationErrors) {
   EXPECT_EQ(error_of([&] { bad.dotted(); }), "Bad: buffer name 'a.b' must be non-empty and contain no '.'");
 }
 
+TEST(Module, ModuleDictKeepsInsertionOrderAndNames) {
+  auto dict = std::make_shared<nn::ModuleDict>();
+  dict->insert("encoder", std::make_shared<nn::Linear>(2, 3));
+  dict->insert("decoder", std::make_shared<nn::Linear>(3, 2));
+  EXPECT_TRUE(dict->contains("decoder"));
+  EXPECT_EQ(dict->size(), 2u);
+  EXPECT_EQ(names(dict->named_parameters()),
+            (std::vector<std::string>{"encoder.weight", "encoder.bias", "decoder.weight", "decoder.bias"}));
+  EXPECT_EQ(error_of([&] { dict->at("missing"); }), "ModuleDict: no module named 'missing'");
+}
+
 TEST(Linear, MatchesFormulaAndShapes) {
   nn::Linear lin(3, 2);
   Tensor x = randn({4, 3});
