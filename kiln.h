@@ -8,6 +8,7 @@
 #include "core/factory.h"
 #include "core/tensor.h"
 #include "ops/binary.h"
+#include "ops/ctc.h"
 #include "ops/im2col.h"
 #include "ops/index.h"
 #include "ops/linalg.h"
