@@ -20,9 +20,12 @@ ctest --test-dir build/release -j "$jobs" --output-on-failure --timeout 600
 
 if [[ ${1:-} != --no-sanitize ]]; then
   echo "== sanitizer build (address, undefined) =="
-  cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_CUDA=OFF \
+  # -O1 -g1: quick to compile, enough for readable sanitizer reports. The double-backward
+  # checks (GradgradcheckF64) rerun the same kernels as the first-order ones and take a
+  # third of the time under the sanitizers; the release run above covers them.
+  cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=None "-DCMAKE_CXX_FLAGS=-O1 -g1" -DKILN_CUDA=OFF \
     -DKILN_SANITIZE=address,undefined -DKILN_BUILD_TESTS=ON -DKILN_BUILD_BENCH=OFF -DKILN_BUILD_MODELS=OFF >/dev/null
   cmake --build build/sanitize -j "$jobs" --target kiln_tests
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build/sanitize -j "$jobs" --output-on-failure --timeout 900
+    ctest --test-dir build/sanitize -j "$jobs" --output-on-failure --timeout 900 -E GradgradcheckF64
 fi

@@ -9,14 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "kiln.h"
-#include "nn/data/dataloader.h"
-#include "nn/data/idx.h"
-#include "nn/layers.h"
-#include "nn/loss.h"
-#include "nn/metrics/classification.h"
-#include "nn/optim/adam.h"
-#include "nn/serialize.h"
+#include "nn/nn.h"
 #include "ops/cpu/parallel.h"
 
 using namespace kiln;
