@@ -234,13 +234,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, const IntList& output_size) {
 // ---- layers ----
 
 namespace {
-template <typename... Args>
-std::string fmt(const Args&... args) {
-  std::ostringstream os;
-  (os << ... << args);
-  return os.str();
-}
-std::string pair_str(const IntList& v) { return fmt("(", v[0], ", ", v[1], ")"); }
+std::string pair_str(const IntList& v) { return repr_join("(", v[0], ", ", v[1], ")"); }
 
 // PyTorch's conv init: kaiming_uniform(a = sqrt 5) on the weight, which is
 // U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias from the same range.
@@ -282,12 +276,12 @@ Tensor Conv2d::forward(const Tensor& x) {
 }
 
 std::string Conv2d::extra_repr() const {
-  std::string s = fmt(in_channels, ", ", out_channels, ", kernel_size=", pair_str(kernel_size),
+  std::string s = repr_join(in_channels, ", ", out_channels, ", kernel_size=", pair_str(kernel_size),
                       ", stride=", pair_str(stride));
   if (!padding_mode.empty()) s += ", padding=" + padding_mode;
   else if (padding[0] || padding[1]) s += ", padding=" + pair_str(padding);
   if (dilation[0] != 1 || dilation[1] != 1) s += ", dilation=" + pair_str(dilation);
-  if (groups != 1) s += fmt(", groups=", groups);
+  if (groups != 1) s += repr_join(", groups=", groups);
   if (!bias.defined()) s += ", bias=False";
   return s;
 }
@@ -310,10 +304,10 @@ Tensor Conv1d::forward(const Tensor& x) {
 }
 
 std::string Conv1d::extra_repr() const {
-  std::string s = fmt(in_channels, ", ", out_channels, ", kernel_size=(", kernel_size, ",), stride=(", stride, ",)");
-  if (padding) s += fmt(", padding=(", padding, ",)");
-  if (dilation != 1) s += fmt(", dilation=(", dilation, ",)");
-  if (groups != 1) s += fmt(", groups=", groups);
+  std::string s = repr_join(in_channels, ", ", out_channels, ", kernel_size=(", kernel_size, ",), stride=(", stride, ",)");
+  if (padding) s += repr_join(", padding=(", padding, ",)");
+  if (dilation != 1) s += repr_join(", dilation=(", dilation, ",)");
+  if (groups != 1) s += repr_join(", groups=", groups);
   if (!bias.defined()) s += ", bias=False";
   return s;
 }
@@ -337,11 +331,11 @@ Tensor ConvTranspose2d::forward(const Tensor& x) {
 }
 
 std::string ConvTranspose2d::extra_repr() const {
-  std::string s = fmt(in_channels, ", ", out_channels, ", kernel_size=", pair_str(kernel_size),
+  std::string s = repr_join(in_channels, ", ", out_channels, ", kernel_size=", pair_str(kernel_size),
                       ", stride=", pair_str(stride));
   if (padding[0] || padding[1]) s += ", padding=" + pair_str(padding);
   if (output_padding[0] || output_padding[1]) s += ", output_padding=" + pair_str(output_padding);
-  if (groups != 1) s += fmt(", groups=", groups);
+  if (groups != 1) s += repr_join(", groups=", groups);
   if (!bias.defined()) s += ", bias=False";
   return s;
 }
@@ -353,7 +347,7 @@ Tensor MaxPool2d::forward(const Tensor& x) {
   return functional::max_pool2d(x, kernel_size, stride, padding, dilation);
 }
 std::string MaxPool2d::extra_repr() const {
-  return fmt("kernel_size=", pair_str(kernel_size), ", stride=", pair_str(stride), ", padding=", pair_str(padding),
+  return repr_join("kernel_size=", pair_str(kernel_size), ", stride=", pair_str(stride), ", padding=", pair_str(padding),
              ", dilation=", pair_str(dilation), ", ceil_mode=False");
 }
 
@@ -362,7 +356,7 @@ AvgPool2d::AvgPool2d(IntList k, IntList s, IntList p)
       padding(std::move(p)) {}
 Tensor AvgPool2d::forward(const Tensor& x) { return functional::avg_pool2d(x, kernel_size, stride, padding); }
 std::string AvgPool2d::extra_repr() const {
-  return fmt("kernel_size=", pair_str(kernel_size), ", stride=", pair_str(stride), ", padding=", pair_str(padding));
+  return repr_join("kernel_size=", pair_str(kernel_size), ", stride=", pair_str(stride), ", padding=", pair_str(padding));
 }
 
 MaxPool1d::MaxPool1d(int64_t k, int64_t s, int64_t p, int64_t d)
@@ -371,7 +365,7 @@ Tensor MaxPool1d::forward(const Tensor& x) {
   return functional::max_pool1d(x, kernel_size, stride, padding, dilation);
 }
 std::string MaxPool1d::extra_repr() const {
-  return fmt("kernel_size=", kernel_size, ", stride=", stride, ", padding=", padding, ", dilation=", dilation,
+  return repr_join("kernel_size=", kernel_size, ", stride=", stride, ", padding=", padding, ", dilation=", dilation,
              ", ceil_mode=False");
 }
 
@@ -379,7 +373,7 @@ AvgPool1d::AvgPool1d(int64_t k, int64_t s, int64_t p)
     : UnaryModule("AvgPool1d"), kernel_size(k), stride(s < 0 ? k : s), padding(p) {}
 Tensor AvgPool1d::forward(const Tensor& x) { return functional::avg_pool1d(x, kernel_size, stride, padding); }
 std::string AvgPool1d::extra_repr() const {
-  return fmt("kernel_size=(", kernel_size, ",), stride=(", stride, ",), padding=(", padding, ",)");
+  return repr_join("kernel_size=(", kernel_size, ",), stride=(", stride, ",), padding=(", padding, ",)");
 }
 
 AdaptiveAvgPool2d::AdaptiveAvgPool2d(IntList out) : UnaryModule("AdaptiveAvgPool2d"), output_size(std::move(out)) {}

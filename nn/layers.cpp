@@ -12,16 +12,6 @@
 
 namespace kiln::nn {
 
-namespace {
-template <typename... Args>
-std::string fmt(const Args&... args) {
-  std::ostringstream os;
-  os << std::boolalpha;
-  (os << ... << args);
-  return os.str();
-}
-const char* py_bool(bool b) { return b ? "True" : "False"; }
-}  // namespace
 
 Linear::Linear(int64_t in, int64_t out, bool with_bias, TensorOptions opts)
     : UnaryModule("Linear"), in_features(in), out_features(out) {
@@ -40,12 +30,12 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias, TensorOptions opts)
 
 Tensor Linear::forward(const Tensor& x) { return functional::linear(x, weight, bias); }
 std::string Linear::extra_repr() const {
-  return fmt("in_features=", in_features, ", out_features=", out_features, ", bias=", py_bool(bias.defined()));
+  return repr_join("in_features=", in_features, ", out_features=", out_features, ", bias=", py_bool(bias.defined()));
 }
 
 Flatten::Flatten(int64_t start, int64_t end) : UnaryModule("Flatten"), start_dim(start), end_dim(end) {}
 Tensor Flatten::forward(const Tensor& x) { return x.flatten(start_dim, end_dim); }
-std::string Flatten::extra_repr() const { return fmt("start_dim=", start_dim, ", end_dim=", end_dim); }
+std::string Flatten::extra_repr() const { return repr_join("start_dim=", start_dim, ", end_dim=", end_dim); }
 
 Unflatten::Unflatten(int64_t d, Shape s) : UnaryModule("Unflatten"), dim(d), sizes(std::move(s)) {}
 Tensor Unflatten::forward(const Tensor& x) {
@@ -57,28 +47,28 @@ Tensor Unflatten::forward(const Tensor& x) {
   shape.insert(shape.end(), x.shape().begin() + d + 1, x.shape().end());
   return x.reshape(shape);
 }
-std::string Unflatten::extra_repr() const { return fmt("dim=", dim, ", unflattened_size=", sizes); }
+std::string Unflatten::extra_repr() const { return repr_join("dim=", dim, ", unflattened_size=", sizes); }
 
 Dropout::Dropout(double p_) : UnaryModule("Dropout"), p(p_) {
   KILN_CHECK(p >= 0.0 && p <= 1.0, "Dropout: p must be in [0, 1], got ", p);
 }
 Tensor Dropout::forward(const Tensor& x) { return functional::dropout(x, p, is_training()); }
-std::string Dropout::extra_repr() const { return fmt("p=", p, ", inplace=False"); }
+std::string Dropout::extra_repr() const { return repr_join("p=", p, ", inplace=False"); }
 
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, negative_slope); }
-std::string LeakyReLU::extra_repr() const { return fmt("negative_slope=", negative_slope); }
+std::string LeakyReLU::extra_repr() const { return repr_join("negative_slope=", negative_slope); }
 Tensor ELU::forward(const Tensor& x) { return elu(x, alpha); }
-std::string ELU::extra_repr() const { return fmt("alpha=", alpha); }
+std::string ELU::extra_repr() const { return repr_join("alpha=", alpha); }
 Tensor GELU::forward(const Tensor& x) { return gelu(x, approximate); }
-std::string GELU::extra_repr() const { return fmt("approximate='", approximate, "'"); }
+std::string GELU::extra_repr() const { return repr_join("approximate='", approximate, "'"); }
 Tensor SiLU::forward(const Tensor& x) { return silu(x); }
 Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
 Tensor Softmax::forward(const Tensor& x) { return softmax(x, dim); }
-std::string Softmax::extra_repr() const { return fmt("dim=", dim); }
+std::string Softmax::extra_repr() const { return repr_join("dim=", dim); }
 Tensor LogSoftmax::forward(const Tensor& x) { return log_softmax(x, dim); }
-std::string LogSoftmax::extra_repr() const { return fmt("dim=", dim); }
+std::string LogSoftmax::extra_repr() const { return repr_join("dim=", dim); }
 
 Sequential::Sequential(std::initializer_list<std::shared_ptr<UnaryModule>> modules) : Sequential() {
   for (const auto& m : modules) push_back(m);

@@ -19,6 +19,13 @@ namespace kiln::nn {
 // Name -> tensor, in registration order (the order PyTorch's state_dict uses).
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+// For extra_repr(): the pieces streamed into one string, and Python's spelling of a bool.
+template <typename... Args>
+std::string repr_join(const Args&... args) {
+  return detail::concat(args...);
+}
+inline const char* py_bool(bool b) { return b ? "True" : "False"; }
+
 class Module : public std::enable_shared_from_this<Module> {
  public:
   explicit Module(std::string type_name) : type_name_(std::move(type_name)) {}

@@ -92,15 +92,6 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, con
 
 }  // namespace functional
 
-namespace {
-template <typename... Args>
-std::string fmt(const Args&... args) {
-  std::ostringstream os;
-  (os << ... << args);
-  return os.str();
-}
-const char* py_bool(bool b) { return b ? "True" : "False"; }
-}  // namespace
 
 BatchNorm::BatchNorm(const char* type_name, int64_t features, double eps_, double momentum_, bool affine_,
                      bool track, TensorOptions opts)
@@ -132,7 +123,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
 }
 
 std::string BatchNorm::extra_repr() const {
-  return fmt(num_features, ", eps=", eps, ", momentum=", momentum, ", affine=", py_bool(affine),
+  return repr_join(num_features, ", eps=", eps, ", momentum=", momentum, ", affine=", py_bool(affine),
              ", track_running_stats=", py_bool(track_running_stats));
 }
 
@@ -155,9 +146,9 @@ Tensor LayerNorm::forward(const Tensor& x) { return functional::layer_norm(x, no
 
 std::string LayerNorm::extra_repr() const {
   std::string shape = "(";
-  for (size_t i = 0; i < normalized_shape.size(); ++i) shape += fmt(i ? ", " : "", normalized_shape[i]);
+  for (size_t i = 0; i < normalized_shape.size(); ++i) shape += repr_join(i ? ", " : "", normalized_shape[i]);
   shape += normalized_shape.size() == 1 ? ",)" : ")";
-  return fmt(shape, ", eps=", eps, ", elementwise_affine=", py_bool(weight.defined()));
+  return repr_join(shape, ", eps=", eps, ", elementwise_affine=", py_bool(weight.defined()));
 }
 
 GroupNorm::GroupNorm(int64_t groups, int64_t channels, double eps_, bool affine, TensorOptions opts)
@@ -172,7 +163,7 @@ GroupNorm::GroupNorm(int64_t groups, int64_t channels, double eps_, bool affine,
 Tensor GroupNorm::forward(const Tensor& x) { return functional::group_norm(x, num_groups, weight, bias, eps); }
 
 std::string GroupNorm::extra_repr() const {
-  return fmt(num_groups, ", ", num_channels, ", eps=", eps, ", affine=", py_bool(weight.defined()));
+  return repr_join(num_groups, ", ", num_channels, ", eps=", eps, ", affine=", py_bool(weight.defined()));
 }
 
 }  // namespace kiln::nn

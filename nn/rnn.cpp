@@ -175,18 +175,12 @@ GRUOutput gru(const Tensor& x, const Tensor& h0, const TensorList& weights, cons
 
 namespace {
 
-template <typename... Args>
-std::string fmt(const Args&... args) {
-  std::ostringstream os;
-  (os << ... << args);
-  return os.str();
-}
 std::string rnn_repr(int64_t input_size, int64_t hidden, const RNNOptions& o) {
-  std::string s = fmt(input_size, ", ", hidden);
-  if (o.num_layers != 1) s += fmt(", num_layers=", o.num_layers);
+  std::string s = repr_join(input_size, ", ", hidden);
+  if (o.num_layers != 1) s += repr_join(", num_layers=", o.num_layers);
   if (!o.bias) s += ", bias=False";
   if (o.batch_first) s += ", batch_first=True";
-  if (o.dropout != 0) s += fmt(", dropout=", o.dropout);
+  if (o.dropout != 0) s += repr_join(", dropout=", o.dropout);
   if (o.bidirectional) s += ", bidirectional=True";
   return s;
 }
@@ -227,54 +221,42 @@ GRUOutput GRU::forward(const Tensor& x, const Tensor& h0) {
   return functional::gru(x, h0, weights_, options, is_training());
 }
 
-LSTMCell::LSTMCell(int64_t in, int64_t hidden, bool bias, TensorOptions topts)
-    : Module("LSTMCell"), input_size(in), hidden_size(hidden) {
-  KILN_CHECK(in > 0 && hidden > 0, "LSTMCell: input_size and hidden_size must be positive");
+RNNCellBase::RNNCellBase(const char* type_name, int64_t gates, int64_t in, int64_t hidden, bool bias,
+                         TensorOptions topts)
+    : Module(type_name), input_size(in), hidden_size(hidden) {
+  KILN_CHECK(in > 0 && hidden > 0, type_name, ": input_size and hidden_size must be positive");
   topts.requires_grad = false;
   double bound = 1.0 / std::sqrt(double(hidden));
-  weight_ih = register_parameter("weight_ih", empty({4 * hidden, in}, topts));
-  weight_hh = register_parameter("weight_hh", empty({4 * hidden, hidden}, topts));
-  bias_ih = register_parameter("bias_ih", bias ? empty({4 * hidden}, topts) : Tensor());
-  bias_hh = register_parameter("bias_hh", bias ? empty({4 * hidden}, topts) : Tensor());
+  weight_ih = register_parameter("weight_ih", empty({gates * hidden, in}, topts));
+  weight_hh = register_parameter("weight_hh", empty({gates * hidden, hidden}, topts));
+  bias_ih = register_parameter("bias_ih", bias ? empty({gates * hidden}, topts) : Tensor());
+  bias_hh = register_parameter("bias_hh", bias ? empty({gates * hidden}, topts) : Tensor());
   for (Tensor* t : {&weight_ih, &weight_hh, &bias_ih, &bias_hh})
     if (t->defined()) init::uniform_(*t, -bound, bound);
 }
 
-LSTMState LSTMCell::forward(const Tensor& x, const LSTMState& state) {
-  KILN_CHECK(x.dim() == 2 && x.size(1) == input_size, "LSTMCell: expected input (N, ", input_size, "), got ",
+std::string RNNCellBase::extra_repr() const {
+  return repr_join(input_size, ", ", hidden_size, bias_ih.defined() ? "" : ", bias=False");
+}
+
+Tensor RNNCellBase::checked_input(const Tensor& x) const {
+  KILN_CHECK(x.dim() == 2 && x.size(1) == input_size, type_name(), ": expected input (N, ", input_size, "), got ",
              x.meta_str());
+  return x;
+}
+
+LSTMState LSTMCell::forward(const Tensor& x, const LSTMState& state) {
+  checked_input(x);
   LSTMState s = state;
   if (!s.h.defined()) s.h = zeros({x.size(0), hidden_size}, options_of(x));
   if (!s.c.defined()) s.c = zeros({x.size(0), hidden_size}, options_of(x));
   return functional::lstm_cell(x, s, weight_ih, weight_hh, bias_ih, bias_hh);
 }
 
-std::string LSTMCell::extra_repr() const {
-  return fmt(input_size, ", ", hidden_size, bias_ih.defined() ? "" : ", bias=False");
-}
-
-GRUCell::GRUCell(int64_t in, int64_t hidden, bool bias, TensorOptions topts)
-    : Module("GRUCell"), input_size(in), hidden_size(hidden) {
-  KILN_CHECK(in > 0 && hidden > 0, "GRUCell: input_size and hidden_size must be positive");
-  topts.requires_grad = false;
-  double bound = 1.0 / std::sqrt(double(hidden));
-  weight_ih = register_parameter("weight_ih", empty({3 * hidden, in}, topts));
-  weight_hh = register_parameter("weight_hh", empty({3 * hidden, hidden}, topts));
-  bias_ih = register_parameter("bias_ih", bias ? empty({3 * hidden}, topts) : Tensor());
-  bias_hh = register_parameter("bias_hh", bias ? empty({3 * hidden}, topts) : Tensor());
-  for (Tensor* t : {&weight_ih, &weight_hh, &bias_ih, &bias_hh})
-    if (t->defined()) init::uniform_(*t, -bound, bound);
-}
-
 Tensor GRUCell::forward(const Tensor& x, const Tensor& h) {
-  KILN_CHECK(x.dim() == 2 && x.size(1) == input_size, "GRUCell: expected input (N, ", input_size, "), got ",
-             x.meta_str());
+  checked_input(x);
   Tensor h0 = h.defined() ? h : zeros({x.size(0), hidden_size}, options_of(x));
   return functional::gru_cell(x, h0, weight_ih, weight_hh, bias_ih, bias_hh);
-}
-
-std::string GRUCell::extra_repr() const {
-  return fmt(input_size, ", ", hidden_size, bias_ih.defined() ? "" : ", bias=False");
 }
 
 Embedding::Embedding(int64_t num, int64_t dim, std::optional<int64_t> pad, TensorOptions topts)
@@ -297,7 +279,7 @@ Embedding::Embedding(int64_t num, int64_t dim, std::optional<int64_t> pad, Tenso
 Tensor Embedding::forward(const Tensor& indices) { return embedding(weight, indices, padding_idx.value_or(-1)); }
 
 std::string Embedding::extra_repr() const {
-  return fmt(num_embeddings, ", ", embedding_dim, padding_idx ? fmt(", padding_idx=", *padding_idx) : "");
+  return repr_join(num_embeddings, ", ", embedding_dim, padding_idx ? repr_join(", padding_idx=", *padding_idx) : "");
 }
 
 }  // namespace kiln::nn

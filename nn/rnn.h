@@ -83,22 +83,32 @@ class GRU : public RNNBase {
   GRUOutput operator()(const Tensor& x, const Tensor& h0 = {}) { return forward(x, h0); }
 };
 
-class LSTMCell : public Module {
+// What the single-step cells share: weight_ih (gates*H, in), weight_hh (gates*H, H),
+// bias_ih, bias_hh (gates*H), U(-1/sqrt(H), 1/sqrt(H)) as in PyTorch.
+class RNNCellBase : public Module {
  public:
-  LSTMCell(int64_t input_size, int64_t hidden_size, bool bias = true, TensorOptions topts = {});
-  LSTMState forward(const Tensor& x, const LSTMState& state = {});
+  RNNCellBase(const char* type_name, int64_t gates, int64_t input_size, int64_t hidden_size, bool bias,
+              TensorOptions topts);
   std::string extra_repr() const override;
   Tensor weight_ih, weight_hh, bias_ih, bias_hh;
   int64_t input_size, hidden_size;
+
+ protected:
+  Tensor checked_input(const Tensor& x) const;  // (N, input_size)
 };
 
-class GRUCell : public Module {
+class LSTMCell : public RNNCellBase {
  public:
-  GRUCell(int64_t input_size, int64_t hidden_size, bool bias = true, TensorOptions topts = {});
+  LSTMCell(int64_t input_size, int64_t hidden_size, bool bias = true, TensorOptions topts = {})
+      : RNNCellBase("LSTMCell", 4, input_size, hidden_size, bias, topts) {}
+  LSTMState forward(const Tensor& x, const LSTMState& state = {});
+};
+
+class GRUCell : public RNNCellBase {
+ public:
+  GRUCell(int64_t input_size, int64_t hidden_size, bool bias = true, TensorOptions topts = {})
+      : RNNCellBase("GRUCell", 3, input_size, hidden_size, bias, topts) {}
   Tensor forward(const Tensor& x, const Tensor& h = {});
-  std::string extra_repr() const override;
-  Tensor weight_ih, weight_hh, bias_ih, bias_hh;
-  int64_t input_size, hidden_size;
 };
 
 // Embedding: a lookup table (num_embeddings, embedding_dim), init N(0, 1), with the

@@ -112,6 +112,21 @@ TEST(LSTM, TrainsOnASimpleSequenceTask) {
   EXPECT_LT(last, 0.5 * first);
 }
 
+TEST(RNNCells, ModulesMatchTheFunctionalCells) {
+  nn::LSTMCell lstm(3, 4);
+  nn::GRUCell gru(3, 4, /*bias=*/false);
+  Tensor x = randn({2, 3}), h = randn({2, 4}), c = randn({2, 4});
+  nn::LSTMState s = lstm.forward(x, {h, c});
+  nn::LSTMState ref = F::lstm_cell(x, {h, c}, lstm.weight_ih, lstm.weight_hh, lstm.bias_ih, lstm.bias_hh);
+  EXPECT_TRUE(allclose(s.h, ref.h, 0, 0));
+  EXPECT_TRUE(allclose(s.c, ref.c, 0, 0));
+  EXPECT_TRUE(allclose(gru.forward(x, h), F::gru_cell(x, h, gru.weight_ih, gru.weight_hh), 0, 0));
+  EXPECT_EQ(gru.forward(x).shape(), (Shape{2, 4}));  // zero initial state
+  EXPECT_EQ(lstm.weight_ih.shape(), (Shape{16, 3}));
+  EXPECT_EQ(gru.repr(), "GRUCell(3, 4, bias=False)");
+  EXPECT_EQ(error_of([&] { gru.forward(randn({2, 5})); }), "GRUCell: expected input (N, 3), got float32[2, 5] on cpu");
+}
+
 TEST(GRU, ErrorsNameTheProblem) {
   nn::GRU gru(3, 4);
   EXPECT_EQ(error_of([&] { gru(randn({5, 2, 4})); }), "gru: expected input_size 3, got input float32[5, 2, 4] on cpu");
