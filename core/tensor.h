@@ -113,6 +113,17 @@ class Tensor {
   Tensor& mul_(double other);
   Tensor& fill_(double value);
   Tensor& zero_();
+  // In-place unary functions (ops/unary.cpp); see Note [In-place ops and autograd].
+  Tensor& neg_();
+  Tensor& exp_();
+  Tensor& log_();
+  Tensor& sqrt_();
+  Tensor& abs_();
+  Tensor& relu_();
+  Tensor& sigmoid_();
+  Tensor& tanh_();
+  Tensor& pow_(double exponent);
+  Tensor& clamp_(double min, double max);
 
   // ---- reductions (ops/reduce.cpp); dims empty = all dims ----
   Tensor sum(const IntList& dims = {}, bool keepdim = false) const;

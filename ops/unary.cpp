@@ -390,6 +390,52 @@ Tensor isfinite(const Tensor& x) { return run(isfinite_stub, x, 0, 0, kBool); }
 Tensor isnan(const Tensor& x) { return run(isnan_stub, x, 0, 0, kBool); }
 Tensor logical_not(const Tensor& x) { return run(logical_not_stub, x, 0, 0, kBool); }
 
+// ---- in-place forms: the kernel writes over its own input (out == x is safe for an
+// elementwise loop); with a graph recorded they go through inplace_update ----
+namespace {
+Tensor& unary_inplace(Tensor& self, const char* op, const DispatchStub<UnaryKernel>& stub,
+                      Tensor (*out_of_place)(const Tensor&, double, double), double a = 0, double b = 0) {
+  return inplace_update(
+      self, op, false, [&](const Tensor& old) { return out_of_place(old, a, b); },
+      [&] { stub(self.device(), self, self, a, b); });
+}
+}  // namespace
+
+Tensor& Tensor::neg_() {
+  return unary_inplace(*this, "neg_", neg_stub, [](const Tensor& x, double, double) { return kiln::neg(x); });
+}
+Tensor& Tensor::exp_() {
+  return unary_inplace(*this, "exp_", exp_stub, [](const Tensor& x, double, double) { return kiln::exp(x); });
+}
+Tensor& Tensor::log_() {
+  return unary_inplace(*this, "log_", log_stub, [](const Tensor& x, double, double) { return kiln::log(x); });
+}
+Tensor& Tensor::sqrt_() {
+  return unary_inplace(*this, "sqrt_", sqrt_stub, [](const Tensor& x, double, double) { return kiln::sqrt(x); });
+}
+Tensor& Tensor::abs_() {
+  return unary_inplace(*this, "abs_", abs_stub, [](const Tensor& x, double, double) { return kiln::abs(x); });
+}
+Tensor& Tensor::relu_() {
+  return unary_inplace(*this, "relu_", relu_stub, [](const Tensor& x, double, double) { return kiln::relu(x); });
+}
+Tensor& Tensor::sigmoid_() {
+  return unary_inplace(*this, "sigmoid_", sigmoid_stub, [](const Tensor& x, double, double) { return kiln::sigmoid(x); });
+}
+Tensor& Tensor::tanh_() {
+  return unary_inplace(*this, "tanh_", tanh_stub, [](const Tensor& x, double, double) { return kiln::tanh(x); });
+}
+Tensor& Tensor::pow_(double exponent) {
+  KILN_CHECK(is_floating_point(), "pow_: expected a floating tensor, got ", meta_str());
+  return unary_inplace(
+      *this, "pow_", pow_scalar_stub, [](const Tensor& x, double p, double) { return kiln::pow(x, p); }, exponent);
+}
+Tensor& Tensor::clamp_(double min, double max) {
+  KILN_CHECK(!(min > max), "clamp_: min ", min, " is greater than max ", max);
+  return unary_inplace(
+      *this, "clamp_", clamp_stub, [](const Tensor& x, double lo, double hi) { return kiln::clamp(x, lo, hi); }, min, max);
+}
+
 Tensor Tensor::neg() const { return kiln::neg(*this); }
 Tensor Tensor::exp() const { return kiln::exp(*this); }
 Tensor Tensor::log() const { return kiln::log(*this); }

@@ -1,5 +1,6 @@
 // Unary ops: PyTorch reference values and gradients, float64 gradchecks, errors.
 #include <cmath>
+#include <functional>
 
 #include "kiln.h"
 #include "support/check.h"
@@ -87,6 +88,46 @@ TEST(Unary, LargeTensorUsesThreadsAndMatchesScalarLoop) {
   auto yv = y.to_vector<float>();
   for (size_t i = 0; i < xv.size(); i += 997) ASSERT_FLOAT_EQ(yv[i], std::exp(xv[i])) << i;
   EXPECT_FLOAT_EQ(yv.back(), std::exp(xv.back()));
+}
+
+TEST(Unary, InPlaceFormsMatchOutOfPlaceAndBumpTheVersion) {
+  Tensor x = tensor<float>({-1.5f, 0.25f, 2.f}, {3});
+  struct Case {
+    const char* name;
+    std::function<void(Tensor&)> inplace;
+    std::function<Tensor(const Tensor&)> out_of_place;
+  };
+  std::vector<Case> cases = {
+      {"neg_", [](Tensor& t) { t.neg_(); }, [](const Tensor& t) { return neg(t); }},
+      {"exp_", [](Tensor& t) { t.exp_(); }, [](const Tensor& t) { return exp(t); }},
+      {"abs_", [](Tensor& t) { t.abs_(); }, [](const Tensor& t) { return abs(t); }},
+      {"relu_", [](Tensor& t) { t.relu_(); }, [](const Tensor& t) { return relu(t); }},
+      {"sigmoid_", [](Tensor& t) { t.sigmoid_(); }, [](const Tensor& t) { return sigmoid(t); }},
+      {"tanh_", [](Tensor& t) { t.tanh_(); }, [](const Tensor& t) { return tanh(t); }},
+      {"pow_", [](Tensor& t) { t.pow_(2.0); }, [](const Tensor& t) { return pow(t, 2.0); }},
+      {"clamp_", [](Tensor& t) { t.clamp_(-1.0, 1.0); }, [](const Tensor& t) { return clamp(t, -1.0, 1.0); }},
+  };
+  for (auto& c : cases) {
+    Tensor y = x.clone();
+    uint64_t v = y.version();
+    c.inplace(y);
+    EXPECT_TRUE(test::allclose(y, c.out_of_place(x), 0, 0)) << c.name;
+    EXPECT_EQ(y.version(), v + 1) << c.name;
+  }
+  Tensor p = tensor<float>({0.25f, 4.f});
+  p.sqrt_();
+  p.log_();
+  EXPECT_TRUE(test::allclose(p, log(sqrt(tensor<float>({0.25f, 4.f}))), 0, 0));
+}
+
+TEST(Unary, InPlaceOnANonLeafKeepsGradientsRight) {
+  Tensor w = tensor<double>({0.5, -1.0}).requires_grad_();
+  Tensor y = w * 2.0;
+  y.tanh_();  // y = tanh(2w)
+  y.sum().backward();
+  auto g = w.grad().to_vector<double>();
+  EXPECT_NEAR(g[0], 2 * (1 - std::tanh(1.0) * std::tanh(1.0)), 1e-12);
+  EXPECT_NEAR(g[1], 2 * (1 - std::tanh(-2.0) * std::tanh(-2.0)), 1e-12);
 }
 
 TEST(Unary, EmptyTensorGivesEmptyResult) {
