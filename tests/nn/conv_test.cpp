@@ -7,6 +7,7 @@
 #include "nn/conv.h"
 #include "nn/functional.h"
 #include "nn/layers.h"
+#include "nn/loss.h"
 #include "nn/norm.h"
 #include "support/check.h"
 #include "support/errors.h"
@@ -58,6 +59,13 @@ const OpTable& nn_ops() {
       {"layer_norm.last", [](const TensorList& x) { return one(F::layer_norm(x[0], {4}, x[1], x[2])); }},
       {"layer_norm.two_dims", [](const TensorList& x) { return one(F::layer_norm(x[0], {2, 3})); }},
       {"group_norm.basic", [](const TensorList& x) { return one(F::group_norm(x[0], 2, x[1], x[2])); }},
+      {"e2e.cnn_cross_entropy",
+       [](const TensorList& x) {
+         Tensor h = F::conv2d(x[0], x[1], x[2], {1, 1}, {1, 1});
+         h = F::batch_norm(h, {}, {}, x[3], x[4], /*training=*/true);
+         h = F::max_pool2d(relu(h), {2, 2});
+         return one(F::cross_entropy(F::linear(h.flatten(1), x[5], x[6]), x[7]));
+       }},
   };
   return table;
 }

@@ -51,4 +51,17 @@ def cases():
         Case("layer_norm.last", lambda x, w, b: F.layer_norm(x, (4,), w, b), lambda: [randn(3, 4), randn(4), randn(4)]),
         Case("layer_norm.two_dims", lambda x: F.layer_norm(x, (2, 3)), lambda: [randn(2, 2, 3)]),
         Case("group_norm.basic", lambda x, w, b: F.group_norm(x, 2, w, b), lambda: [randn(2, 4, 3), randn(4), randn(4)]),
+        # End to end, llm.c's test_gpt2 style: a small CNN's loss and the gradient of every
+        # parameter, conv -> batch norm (training) -> relu -> max pool -> linear -> cross-entropy.
+        Case("e2e.cnn_cross_entropy", cnn_loss,
+             lambda: [randn(4, 1, 8, 8), randn(4, 1, 3, 3) * 0.5, randn(4) * 0.1, 1 + 0.1 * randn(4), 0.1 * randn(4),
+                      randn(10, 64) * 0.2, randn(10) * 0.1, torch.randint(0, 10, (4,))],
+             gradgradcheck=False, rtol=2e-4, atol=2e-5),
     ]
+
+
+def cnn_loss(x, w1, b1, gamma, beta, w2, b2, y):
+    h = F.conv2d(x, w1, b1, padding=1)
+    h = F.batch_norm(h, None, None, gamma, beta, training=True)
+    h = F.max_pool2d(F.relu(h), 2)
+    return F.cross_entropy(F.linear(h.flatten(1), w2, b2), y)
