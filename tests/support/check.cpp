@@ -2,6 +2,7 @@
 #include "support/check.h"
 
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 #include "autograd/engine.h"
@@ -64,11 +65,12 @@ const OpFn& find_op(const OpTable& table, const std::string& case_name) {
 
 namespace {
 
-TensorList prepare_inputs(const RefCase& c, bool noncontig, DType float_dtype, bool for_grad) {
+// Fresh copies of the case's inputs (the cached reference inputs must never be marked
+// requires_grad): floating ones converted to float_dtype, or kept as stored if none.
+TensorList prepare_inputs(const RefCase& c, bool noncontig, std::optional<DType> float_dtype, bool for_grad) {
   TensorList ins;
   for (const Tensor& x : c.inputs) {
-    // A fresh copy: the cached reference inputs must never be marked requires_grad.
-    Tensor y = x.is_floating_point() ? x.to(float_dtype).clone() : x.clone();
+    Tensor y = x.is_floating_point() && float_dtype ? x.to(*float_dtype).clone() : x.clone();
     if (noncontig) y = make_noncontiguous(y);
     if (for_grad && y.is_floating_point()) {
       if (!y.is_leaf()) y = y.detach();
@@ -81,15 +83,7 @@ TensorList prepare_inputs(const RefCase& c, bool noncontig, DType float_dtype, b
 
 void run_once(const RefCase& c, const OpFn& fn, bool noncontig) {
   SCOPED_TRACE(c.name + (noncontig ? " (non-contiguous inputs)" : " (contiguous inputs)"));
-  TensorList ins = prepare_inputs(c, noncontig, kFloat32, c.grad);
-  // Keep float64 cases in float64.
-  for (size_t i = 0; i < ins.size(); ++i)
-    if (c.inputs[i].dtype() == kFloat64) {
-      Tensor y = c.inputs[i].clone();
-      if (noncontig) y = make_noncontiguous(y);
-      if (c.grad) y.requires_grad_(true);
-      ins[i] = y;
-    }
+  TensorList ins = prepare_inputs(c, noncontig, std::nullopt, c.grad);
   TensorList outs = fn(ins);
   ASSERT_EQ(outs.size(), c.outputs.size()) << "number of outputs";
   for (size_t i = 0; i < outs.size(); ++i) {
