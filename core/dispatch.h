@@ -24,6 +24,7 @@ bool register_stub(StubInfo info);
 std::string stub_coverage_markdown();
 
 // Note [Kernel registration]
+// In ops/kernels/unary.h: KILN_DECLARE_STUB(exp_stub, void(const Tensor& out, const Tensor& in));
 // In ops/exp.cpp:        KILN_DEFINE_STUB(exp_stub, "exp", void(const Tensor& out, const Tensor& in));
 // In ops/cpu/exp.cpp:    KILN_REGISTER_KERNEL(exp_stub, DeviceType::CPU, exp_forward_cpu);
 // In cuda/exp.cu:        KILN_REGISTER_KERNEL(exp_stub, DeviceType::CUDA, exp_forward_cuda);

@@ -6,11 +6,9 @@
 #include "core/dispatch.h"
 #include "core/tensor.h"
 #include "cuda/runtime.h"
+#include "ops/kernels/view.h"
 
 namespace kiln {
-
-KILN_DECLARE_STUB(copy_stub, void(const Tensor& dst, const Tensor& src));
-KILN_DECLARE_STUB(fill_stub, void(const Tensor& dst, double value));
 
 namespace {
 

@@ -9,14 +9,12 @@
 #include "autograd/function.h"
 #include "core/dispatch.h"
 #include "core/factory.h"
+#include "ops/kernels/binary.h"
 #include "ops/unary.h"
 #include "ops/view.h"
 
 namespace kiln {
 
-// out: broadcast shape of a and b; a, b: already converted to the computation dtype.
-// alpha scales b in add/sub and is ignored elsewhere.
-using BinaryKernel = void(const Tensor& out, const Tensor& a, const Tensor& b, double alpha);
 KILN_DEFINE_STUB(add_stub, "add", BinaryKernel);
 KILN_DEFINE_STUB(mul_stub, "mul", BinaryKernel);
 KILN_DEFINE_STUB(div_stub, "div", BinaryKernel);
@@ -31,7 +29,6 @@ KILN_DEFINE_STUB(gt_stub, "gt", BinaryKernel);
 KILN_DEFINE_STUB(ge_stub, "ge", BinaryKernel);
 KILN_DEFINE_STUB(logical_and_stub, "logical_and", BinaryKernel);
 KILN_DEFINE_STUB(logical_or_stub, "logical_or", BinaryKernel);
-// out, cond, a, b: all broadcast to out's shape; a and b in out's dtype.
 KILN_DEFINE_STUB(where_stub, "where", void(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b));
 
 namespace {

@@ -12,21 +12,11 @@
 #include "core/dispatch.h"
 #include "core/factory.h"
 #include "ops/binary.h"
+#include "ops/kernels/ctc.h"
 #include "ops/reduce.h"
 
 namespace kiln {
 
-// log_probs: (T, N, C) contiguous; targets: int64 (sum(target_lengths)), every sample's
-// labels concatenated, sample b's starting at target_offsets[b].
-// nll: (N) of log_probs' dtype; log_alpha: (N, T, 2 * max(target_lengths) + 1) float64.
-using CtcForwardKernel = void(const Tensor& nll, const Tensor& log_alpha, const Tensor& log_probs,
-                              const Tensor& targets, const IntList& target_offsets, const IntList& input_lengths,
-                              const IntList& target_lengths, int64_t blank);
-// dlog_probs: (T, N, C) contiguous, written entirely; dnll, nll: (N); the rest as above.
-using CtcBackwardKernel = void(const Tensor& dlog_probs, const Tensor& dnll, const Tensor& log_probs,
-                               const Tensor& nll, const Tensor& log_alpha, const Tensor& targets,
-                               const IntList& target_offsets, const IntList& input_lengths,
-                               const IntList& target_lengths, int64_t blank, bool zero_infinity);
 KILN_DEFINE_STUB(ctc_loss_forward_stub, "ctc_loss", CtcForwardKernel);
 KILN_DEFINE_STUB(ctc_loss_backward_stub, "ctc_loss", CtcBackwardKernel);  // one op, two stubs
 

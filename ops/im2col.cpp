@@ -6,14 +6,13 @@
 #include "autograd/function.h"
 #include "core/dispatch.h"
 #include "core/factory.h"
+#include "ops/kernels/im2col.h"
 
 namespace kiln {
 
-// x: (N, C, H, W) contiguous -> cols: (N, C * kh * kw, out_h * out_w).
 KILN_DEFINE_STUB(im2col_stub, "im2col",
                  void(const Tensor& cols, const Tensor& x, const IntList& kernel, const IntList& dilation,
                       const IntList& padding, const IntList& stride));
-// cols: (N, C * kh * kw, out_h * out_w) contiguous -> x: (N, C, H, W), zero on entry.
 KILN_DEFINE_STUB(col2im_stub, "col2im",
                  void(const Tensor& x, const Tensor& cols, const IntList& kernel, const IntList& dilation,
                       const IntList& padding, const IntList& stride));

@@ -12,34 +12,25 @@
 #include "core/dispatch.h"
 #include "core/factory.h"
 #include "ops/binary.h"
+#include "ops/kernels/index.h"
 #include "ops/view.h"
 
 namespace kiln {
 
-// out: (outer, n, inner), x: (outer, size, inner) contiguous, index: (n) contiguous.
 KILN_DEFINE_STUB(index_select_stub, "index_select",
                  void(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index));
-// out: (outer, size, inner) contiguous, updated in place; src: (outer, n, inner); index: (n).
 KILN_DEFINE_STUB(index_add_stub, "index_add",
                  void(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src));
-// out: index's shape; x: same ndim as index; index contiguous.
 KILN_DEFINE_STUB(gather_stub, "gather", void(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index));
-// out: contiguous, updated in place; index contiguous; src at least index's size in every dim.
 KILN_DEFINE_STUB(scatter_add_stub, "scatter_add",
                  void(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src));
-// x: (B, in...) contiguous, out: (B, out...); pad_before[d] for each of the k padded last dims.
 KILN_DEFINE_STUB(reflect_pad_stub, "pad", void(const Tensor& out, const Tensor& x, const IntList& pad_before));
-// dx: (B, in...) zero-filled on entry; g: (B, out...) contiguous.
 KILN_DEFINE_STUB(reflect_pad_backward_stub, "pad_backward",
                  void(const Tensor& dx, const Tensor& g, const IntList& pad_before));
-// out: (n, D), weight: (V, D) contiguous, indices: n values, contiguous.
 KILN_DEFINE_STUB(embedding_stub, "embedding", void(const Tensor& out, const Tensor& weight, const Tensor& indices));
-// dweight: (V, D) zero-filled on entry; g: (n, D) contiguous; indices: n values.
 KILN_DEFINE_STUB(embedding_backward_stub, "embedding_backward",
                  void(const Tensor& dweight, const Tensor& g, const Tensor& indices, int64_t padding_idx));
-// out: (n, C) int64 zero-filled on entry; indices: n values in [0, C).
 KILN_DEFINE_STUB(one_hot_stub, "one_hot", void(const Tensor& out, const Tensor& indices));
-// out, x: (B, R, C), x contiguous.
 KILN_DEFINE_STUB(tril_stub, "tril", void(const Tensor& out, const Tensor& x, int64_t diagonal));
 KILN_DEFINE_STUB(triu_stub, "triu", void(const Tensor& out, const Tensor& x, int64_t diagonal));
 

@@ -10,19 +10,11 @@
 #include "core/dispatch.h"
 #include "core/factory.h"
 #include "ops/binary.h"
+#include "ops/kernels/linalg.h"
 #include "ops/view.h"
 
 namespace kiln {
 
-// Note [GEMM operand layout]
-// out = beta * out + alpha * (a @ b), with out: (m, n) or (B, m, n), contiguous (not read
-// when beta == 0); a: (m, k) or (B, m, k); b: (k, n) or (B, k, n). Each matrix of a and b
-// is either row-major (stride(-1) == 1; leading dimension stride(-2)) or transposed
-// (stride(-2) == 1; leading dimension stride(-1)), so a transposed view such as b.t()
-// reaches the GEMM without a copy; a size-1 dim counts as either. The batch dim may have
-// any stride, 0 included (a matrix broadcast over the batch). gemm_operand() below copies
-// what fits neither layout.
-using GemmKernel = void(const Tensor& out, const Tensor& a, const Tensor& b, double beta, double alpha);
 KILN_DEFINE_STUB(gemm_stub, "gemm", GemmKernel);
 
 namespace {
@@ -30,7 +22,7 @@ namespace {
 // "float32[2, 3]": what shape errors print of an operand.
 std::string type_shape(const Tensor& t) { return detail::concat(dtype_name(t.dtype()), t.shape()); }
 
-// See Note [GEMM operand layout].
+// See Note [GEMM operand layout] in ops/kernels/linalg.h.
 Tensor gemm_operand(const Tensor& x) {
   bool row_major = x.stride(-1) == 1 || x.size(-1) == 1;
   bool transposed = x.stride(-2) == 1 || x.size(-2) == 1;

@@ -11,16 +11,11 @@
 #include "core/dispatch.h"
 #include "core/factory.h"
 #include "ops/binary.h"
+#include "ops/kernels/reduce.h"
 #include "ops/unary.h"
 #include "ops/view.h"
 
 namespace kiln {
-
-// x: (outer, reduced, inner) contiguous, out: (outer, inner) contiguous. `param` is the
-// op's scalar: the scale of a sum (1/N for mean), var's correction, norm's p.
-using ReduceKernel = void(const Tensor& out, const Tensor& x, double param);
-// x: (outer, reduced, inner); values and int64 indices: (outer, inner).
-using ArgReduceKernel = void(const Tensor& values, const Tensor& indices, const Tensor& x);
 
 KILN_DEFINE_STUB(sum_stub, "sum", ReduceKernel);
 KILN_DEFINE_STUB(prod_stub, "prod", ReduceKernel);

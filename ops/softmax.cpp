@@ -5,13 +5,12 @@
 #include "core/dispatch.h"
 #include "core/factory.h"
 #include "ops/binary.h"
+#include "ops/kernels/softmax.h"
 #include "ops/reduce.h"
 #include "ops/unary.h"
 
 namespace kiln {
 
-// x, out: (outer, dim_size, inner) contiguous; normalises over dim 1.
-using SoftmaxKernel = void(const Tensor& out, const Tensor& x);
 KILN_DEFINE_STUB(softmax_stub, "softmax", SoftmaxKernel);
 KILN_DEFINE_STUB(log_softmax_stub, "log_softmax", SoftmaxKernel);
 

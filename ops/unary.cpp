@@ -12,12 +12,9 @@
 #include "core/dispatch.h"
 #include "core/factory.h"
 #include "ops/binary.h"
+#include "ops/kernels/unary.h"
 
 namespace kiln {
-
-// Every unary kernel has this signature; `a` and `b` carry the op's scalar parameters
-// (slope, alpha, clamp bounds, exponent...) and are ignored by ops without any.
-using UnaryKernel = void(const Tensor& out, const Tensor& x, double a, double b);
 
 KILN_DEFINE_STUB(neg_stub, "neg", UnaryKernel);
 KILN_DEFINE_STUB(exp_stub, "exp", UnaryKernel);

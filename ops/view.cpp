@@ -9,6 +9,7 @@
 #include "autograd/function.h"
 #include "core/dispatch.h"
 #include "core/factory.h"
+#include "ops/kernels/view.h"
 #include "ops/reduce.h"
 
 namespace kiln {

@@ -7,25 +7,9 @@
 #include "core/dispatch.h"
 #include "core/tensor.h"
 #include "ops/cpu/loops.h"
+#include "ops/kernels/binary.h"
 
 namespace kiln {
-
-using BinaryKernel = void(const Tensor& out, const Tensor& a, const Tensor& b, double alpha);
-KILN_DECLARE_STUB(add_stub, BinaryKernel);
-KILN_DECLARE_STUB(mul_stub, BinaryKernel);
-KILN_DECLARE_STUB(div_stub, BinaryKernel);
-KILN_DECLARE_STUB(pow_stub, BinaryKernel);
-KILN_DECLARE_STUB(maximum_stub, BinaryKernel);
-KILN_DECLARE_STUB(minimum_stub, BinaryKernel);
-KILN_DECLARE_STUB(eq_stub, BinaryKernel);
-KILN_DECLARE_STUB(ne_stub, BinaryKernel);
-KILN_DECLARE_STUB(lt_stub, BinaryKernel);
-KILN_DECLARE_STUB(le_stub, BinaryKernel);
-KILN_DECLARE_STUB(gt_stub, BinaryKernel);
-KILN_DECLARE_STUB(ge_stub, BinaryKernel);
-KILN_DECLARE_STUB(logical_and_stub, BinaryKernel);
-KILN_DECLARE_STUB(logical_or_stub, BinaryKernel);
-KILN_DECLARE_STUB(where_stub, void(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b));
 
 namespace {
 

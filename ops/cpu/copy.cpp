@@ -2,11 +2,9 @@
 #include "core/dispatch.h"
 #include "core/tensor.h"
 #include "ops/cpu/loops.h"
+#include "ops/kernels/view.h"
 
 namespace kiln {
-
-KILN_DECLARE_STUB(copy_stub, void(const Tensor& dst, const Tensor& src));
-KILN_DECLARE_STUB(fill_stub, void(const Tensor& dst, double value));
 
 namespace {
 

@@ -9,18 +9,9 @@
 #include "core/dispatch.h"
 #include "core/tensor.h"
 #include "ops/cpu/parallel.h"
+#include "ops/kernels/ctc.h"
 
 namespace kiln {
-
-using CtcForwardKernel = void(const Tensor& nll, const Tensor& log_alpha, const Tensor& log_probs,
-                              const Tensor& targets, const IntList& target_offsets, const IntList& input_lengths,
-                              const IntList& target_lengths, int64_t blank);
-using CtcBackwardKernel = void(const Tensor& dlog_probs, const Tensor& dnll, const Tensor& log_probs,
-                               const Tensor& nll, const Tensor& log_alpha, const Tensor& targets,
-                               const IntList& target_offsets, const IntList& input_lengths,
-                               const IntList& target_lengths, int64_t blank, bool zero_infinity);
-KILN_DECLARE_STUB(ctc_loss_forward_stub, CtcForwardKernel);
-KILN_DECLARE_STUB(ctc_loss_backward_stub, CtcBackwardKernel);
 
 namespace {
 

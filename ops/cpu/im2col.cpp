@@ -6,13 +6,9 @@
 #include "core/dispatch.h"
 #include "core/tensor.h"
 #include "ops/cpu/parallel.h"
+#include "ops/kernels/im2col.h"
 
 namespace kiln {
-
-KILN_DECLARE_STUB(im2col_stub, void(const Tensor& cols, const Tensor& x, const IntList& kernel,
-                                    const IntList& dilation, const IntList& padding, const IntList& stride));
-KILN_DECLARE_STUB(col2im_stub, void(const Tensor& x, const Tensor& cols, const IntList& kernel,
-                                    const IntList& dilation, const IntList& padding, const IntList& stride));
 
 namespace {
 

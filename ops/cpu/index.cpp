@@ -7,21 +7,9 @@
 #include "core/dispatch.h"
 #include "core/tensor.h"
 #include "ops/cpu/parallel.h"
+#include "ops/kernels/index.h"
 
 namespace kiln {
-
-KILN_DECLARE_STUB(index_select_stub, void(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index));
-KILN_DECLARE_STUB(index_add_stub, void(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src));
-KILN_DECLARE_STUB(gather_stub, void(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index));
-KILN_DECLARE_STUB(scatter_add_stub, void(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src));
-KILN_DECLARE_STUB(reflect_pad_stub, void(const Tensor& out, const Tensor& x, const IntList& pad_before));
-KILN_DECLARE_STUB(reflect_pad_backward_stub, void(const Tensor& dx, const Tensor& g, const IntList& pad_before));
-KILN_DECLARE_STUB(embedding_stub, void(const Tensor& out, const Tensor& weight, const Tensor& indices));
-KILN_DECLARE_STUB(embedding_backward_stub,
-                  void(const Tensor& dweight, const Tensor& g, const Tensor& indices, int64_t padding_idx));
-KILN_DECLARE_STUB(one_hot_stub, void(const Tensor& out, const Tensor& indices));
-KILN_DECLARE_STUB(tril_stub, void(const Tensor& out, const Tensor& x, int64_t diagonal));
-KILN_DECLARE_STUB(triu_stub, void(const Tensor& out, const Tensor& x, int64_t diagonal));
 
 namespace {
 

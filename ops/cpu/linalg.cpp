@@ -1,17 +1,15 @@
 // CPU kernel of the matrix products in ops/linalg.cpp: one GEMM (ops/cpu/gemm.h) per
 // matrix of a possibly batched product, reading transposed operands in place. See
-// Note [GEMM operand layout] in ops/linalg.cpp.
+// Note [GEMM operand layout] in ops/kernels/linalg.h.
 #include <algorithm>
 
 #include "core/dispatch.h"
 #include "core/tensor.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/parallel.h"
+#include "ops/kernels/linalg.h"
 
 namespace kiln {
-
-using GemmKernel = void(const Tensor& out, const Tensor& a, const Tensor& b, double beta, double alpha);
-KILN_DECLARE_STUB(gemm_stub, GemmKernel);
 
 namespace {
 

@@ -10,21 +10,9 @@
 #include "core/dispatch.h"
 #include "core/tensor.h"
 #include "ops/cpu/parallel.h"
+#include "ops/kernels/reduce.h"
 
 namespace kiln {
-
-using ReduceKernel = void(const Tensor& out, const Tensor& x, double param);
-using ArgReduceKernel = void(const Tensor& values, const Tensor& indices, const Tensor& x);
-KILN_DECLARE_STUB(sum_stub, ReduceKernel);
-KILN_DECLARE_STUB(prod_stub, ReduceKernel);
-KILN_DECLARE_STUB(var_stub, ReduceKernel);
-KILN_DECLARE_STUB(norm_stub, ReduceKernel);
-KILN_DECLARE_STUB(amax_stub, ReduceKernel);
-KILN_DECLARE_STUB(amin_stub, ReduceKernel);
-KILN_DECLARE_STUB(all_stub, ReduceKernel);
-KILN_DECLARE_STUB(any_stub, ReduceKernel);
-KILN_DECLARE_STUB(max_dim_stub, ArgReduceKernel);
-KILN_DECLARE_STUB(min_dim_stub, ArgReduceKernel);
 
 namespace {
 

@@ -9,12 +9,9 @@
 #include "core/dispatch.h"
 #include "core/tensor.h"
 #include "ops/cpu/parallel.h"
+#include "ops/kernels/softmax.h"
 
 namespace kiln {
-
-using SoftmaxKernel = void(const Tensor& out, const Tensor& x);
-KILN_DECLARE_STUB(softmax_stub, SoftmaxKernel);
-KILN_DECLARE_STUB(log_softmax_stub, SoftmaxKernel);
 
 namespace {
 
