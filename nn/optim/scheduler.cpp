@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <optional>
+
+#include "core/factory.h"
 
 namespace kiln::nn::optim {
 
@@ -24,6 +27,39 @@ void LRScheduler::step() {
              "; make the scheduler after adding every group");
   for (size_t g = 0; g < groups.size(); ++g) groups[g].set_lr(lrs[g]);
   last_lr_ = std::move(lrs);
+}
+
+NamedTensors LRScheduler::state_dict() const {
+  return {{"last_epoch", scalar_tensor(double(last_epoch_), DType::Int64)},
+          {"base_lrs", tensor(base_lrs_)},
+          {"last_lr", tensor(last_lr_)}};
+}
+
+void LRScheduler::load_state_dict(const NamedTensors& state) {
+  const char* op = "LRScheduler.load_state_dict";
+  const size_t groups = base_lrs_.size();
+  std::optional<int64_t> last_epoch;
+  std::optional<std::vector<double>> base_lrs, last_lr;
+  for (const auto& [name, t] : state) {
+    KILN_CHECK(t.defined(), op, ": '", name, "' is an undefined tensor");
+    if (name == "last_epoch") {
+      KILN_CHECK(t.numel() == 1, op, ": 'last_epoch' should be a single value, got ", t.meta_str());
+      last_epoch = int64_t(t.item<double>());
+      continue;
+    }
+    KILN_CHECK(name == "base_lrs" || name == "last_lr", op, ": unexpected entry '", name,
+               "' (a scheduler's state has last_epoch, base_lrs and last_lr)");
+    KILN_CHECK(t.dim() == 1 && size_t(t.numel()) == groups, op, ": '", name, "' should hold one lr per parameter group (",
+               groups, "), got ", t.meta_str());
+    Tensor values = t.detach().to(Device::cpu()).to(DType::Float64).contiguous();
+    const double* p = values.data_ptr<double>();
+    (name == "base_lrs" ? base_lrs : last_lr) = std::vector<double>(p, p + groups);
+  }
+  KILN_CHECK(last_epoch && base_lrs && last_lr, op, ": the state is missing ",
+             !last_epoch ? "'last_epoch'" : !base_lrs ? "'base_lrs'" : "'last_lr'");
+  last_epoch_ = *last_epoch;
+  base_lrs_ = std::move(*base_lrs);
+  last_lr_ = std::move(*last_lr);
 }
 
 namespace {

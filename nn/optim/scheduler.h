@@ -19,6 +19,17 @@ namespace kiln::nn::optim {
 // MultiStepLR, ExponentialLR, LinearLR) use PyTorch's recursive ("chainable") form, so
 // they give PyTorch's values to the last bit and compose when two are stacked.
 // The scheduler keeps a reference to the optimizer, which must outlive it.
+//
+// Note [Scheduler state dict]
+// state_dict() holds what a scheduler learns by stepping, as named tensors that a
+// checkpoint stores beside the model's and the optimizer's:
+//   last_epoch   int64 0-d
+//   base_lrs     float64 (groups)
+//   last_lr      float64 (groups)
+// The constructor's arguments (step_size, T_max, ...) are not in it: to resume, build the
+// optimizer and the scheduler as before, then load the optimizer's state (which restores
+// each group's lr) and the scheduler's, as in PyTorch. load_state_dict checks every entry
+// and the group count first and changes nothing when a check fails.
 class LRScheduler {
  public:
   virtual ~LRScheduler() = default;
@@ -29,6 +40,9 @@ class LRScheduler {
   const std::vector<double>& get_last_lr() const { return last_lr_; }  // one per group
   int64_t last_epoch() const { return last_epoch_; }
   const std::vector<double>& base_lrs() const { return base_lrs_; }
+
+  NamedTensors state_dict() const;  // See Note [Scheduler state dict]
+  void load_state_dict(const NamedTensors& state);
 
  protected:
   // Records each group's initial_lr (its lr now, unless an earlier scheduler set it) as

@@ -11,6 +11,7 @@
 
 #include "kiln.h"
 #include "nn/optim/optim.h"
+#include "nn/serialize.h"
 #include "support/check.h"
 #include "support/errors.h"
 
@@ -481,7 +482,75 @@ TEST_P(SchedulerLrs, MatchTorchEveryStep) {
   }
 }
 
+// Checkpoint and resume halfway: the optimizer's and the scheduler's state dicts go
+// through a safetensors file image into a freshly built pair, which must then continue
+// with PyTorch's lrs. See Note [Scheduler state dict].
+TEST_P(SchedulerLrs, ResumeFromStateDictContinuesTorchsLrs) {
+  const SchedCase& c = data().scheds.at(GetParam());
+  const size_t steps = c.lrs[0].size(), half = steps / 2;
+  auto make_opt = [](Tensor& w0, Tensor& w1) {
+    w0 = zeros({2}).requires_grad_();
+    w1 = zeros({2}).requires_grad_();
+    auto opt = std::make_unique<optim::SGD>(std::vector<Tensor>{w0}, optim::SGDOptions{.lr = 0.1});
+    opt->add_param_group({w1}, {{"lr", 0.05}});
+    return opt;
+  };
+  Tensor a0, a1, b0, b1;
+  auto opt = make_opt(a0, a1);
+  auto sched = make_scheduler(c, *opt);
+  for (size_t t = 1; t <= half; ++t) {
+    opt->step();
+    sched->step();
+  }
+  std::string opt_file = nn::save_safetensors_to_memory(opt->state_dict());
+  std::string sched_file = nn::save_safetensors_to_memory(sched->state_dict());
+
+  auto resumed_opt = make_opt(b0, b1);
+  auto resumed = make_scheduler(c, *resumed_opt);
+  resumed_opt->load_state_dict(nn::load_safetensors_from_memory(opt_file));
+  resumed->load_state_dict(nn::load_safetensors_from_memory(sched_file));
+  EXPECT_EQ(resumed->last_epoch(), int64_t(half));
+  EXPECT_EQ(resumed->base_lrs(), sched->base_lrs());
+  EXPECT_EQ(resumed->get_last_lr(), sched->get_last_lr());
+  for (size_t t = half + 1; t < steps; ++t) {
+    resumed_opt->step();
+    resumed->step();
+    for (size_t g = 0; g < 2; ++g) {
+      const double expected = c.lrs[g][t];
+      EXPECT_NEAR(resumed->get_last_lr()[g], expected, 1e-14 + 1e-12 * std::abs(expected))
+          << "group " << g << " at step " << t << " after resuming at step " << half;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Torch, SchedulerLrs, ::testing::ValuesIn(keys(data().scheds)));
+
+TEST(SchedulerStateDict, BadStatesAreRejectedAndChangeNothing) {
+  Tensor w = zeros({2}).requires_grad_();
+  optim::SGD opt({w}, {.lr = 0.1});
+  optim::StepLR sched(opt, 2);
+  sched.step();
+  nn::NamedTensors good = sched.state_dict();
+  ASSERT_EQ(good.size(), 3u);
+  EXPECT_EQ(good[0].first, "last_epoch");
+  EXPECT_EQ(good[0].second.dtype(), DType::Int64);
+  auto without = [&](const std::string& key) {
+    nn::NamedTensors out;
+    for (const auto& kv : good)
+      if (kv.first != key) out.push_back(kv);
+    return out;
+  };
+  EXPECT_TRUE(error_contains([&] { sched.load_state_dict(without("base_lrs")); },
+                             "LRScheduler.load_state_dict: the state is missing 'base_lrs'"));
+  nn::NamedTensors two_groups = without("last_lr");
+  two_groups.push_back({"last_lr", tensor(std::vector<double>{0.1, 0.2})});
+  EXPECT_TRUE(error_contains([&] { sched.load_state_dict(two_groups); },
+                             "'last_lr' should hold one lr per parameter group (1), got float64[2] on cpu"));
+  nn::NamedTensors extra = good;
+  extra.push_back({"gamma", scalar_tensor(0.5)});
+  EXPECT_TRUE(error_contains([&] { sched.load_state_dict(extra); }, "unexpected entry 'gamma'"));
+  EXPECT_EQ(sched.last_epoch(), 1);  // the failed loads changed nothing
+}
 
 TEST(SchedulerErrors, BadArgumentsAndOverSteppingAreRejected) {
   Tensor w = zeros({2}).requires_grad_();
