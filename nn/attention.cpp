@@ -77,7 +77,8 @@ AttentionOutput multi_head_attention_forward(const Tensor& query, const Tensor& 
                                              const Tensor& out_proj_bias, const Tensor& key_padding_mask,
                                              bool need_weights, const Tensor& attn_mask, double dropout_p,
                                              bool training, bool average_attn_weights, const Tensor& q_proj_weight,
-                                             const Tensor& k_proj_weight, const Tensor& v_proj_weight) {
+                                             const Tensor& k_proj_weight, const Tensor& v_proj_weight,
+                                             const Tensor& bias_k, const Tensor& bias_v, bool add_zero_attn) {
   const char* op = "multi_head_attention_forward";
   // ---- shapes: (L, N, E) batched or (L, E) unbatched, as torch's _mha_shape_check ----
   KILN_CHECK(query.dim() == 2 || query.dim() == 3, op, ": expected query (L, N, E) or unbatched (L, E), got ",
@@ -140,19 +141,42 @@ AttentionOutput multi_head_attention_forward(const Tensor& query, const Tensor& 
     b_k = in_proj_bias.narrow(0, E, E);
     b_v = in_proj_bias.narrow(0, 2 * E, E);
   }
+  KILN_CHECK(bias_k.defined() == bias_v.defined(), op, ": bias_k and bias_v come together, got ",
+             bias_k.defined() ? "bias_k only" : "bias_v only");
+  KILN_CHECK(!bias_k.defined() || (bias_k.shape() == (Shape{1, 1, E}) && bias_v.shape() == (Shape{1, 1, E})), op,
+             ": expected bias_k and bias_v of shape [1, 1, ", E, "], got ", bias_k.meta_str(), " and ",
+             bias_v.meta_str());
   Tensor q = linear(query, w_q, b_q), k = linear(key, w_k, b_k), v = linear(value, w_v, b_v);
+
+  // Appending a key position: the masks get a column that allows it (0 / false).
+  Tensor attn_mask_ = attn_mask, key_padding_mask_ = key_padding_mask;
+  auto allow_one_more_key = [&] {
+    if (attn_mask_.defined()) attn_mask_ = pad(attn_mask_, {0, 1});
+    if (key_padding_mask_.defined()) key_padding_mask_ = pad(key_padding_mask_, {0, 1});
+    S += 1;
+  };
+  if (bias_k.defined()) {  // (S, N, E) -> (S + 1, N, E), the biases broadcast over the batch
+    k = cat({k.reshape({S, N, E}), bias_k.expand({1, N, E})}, 0);
+    v = cat({v.reshape({S, N, E}), bias_v.expand({1, N, E})}, 0);
+    allow_one_more_key();
+  }
 
   // ---- heads: (L, N, E) -> (L, N * H, hd) -> (N * H, L, hd); head h of batch n is row n * H + h ----
   q = q.reshape({L, N * H, hd}).transpose(0, 1);
   k = k.reshape({S, N * H, hd}).transpose(0, 1);
   v = v.reshape({S, N * H, hd}).transpose(0, 1);
+  if (add_zero_attn) {  // (N * H, S, hd) -> (N * H, S + 1, hd) with a zero key and value
+    k = cat({k, zeros({N * H, 1, hd}, options_of(k))}, 1);
+    v = cat({v, zeros({N * H, 1, hd}, options_of(v))}, 1);
+    allow_one_more_key();
+  }
 
   // scores: (N * H, L, S) = (q / sqrt(hd)) k^T, then the masks (true = not allowed).
   Tensor scores = matmul(q * (1.0 / std::sqrt(double(hd))), k.transpose(1, 2));
-  if (attn_mask.defined()) scores = apply_mask(scores, attn_mask, /*masked_out_when_true=*/true);
-  if (key_padding_mask.defined()) {
+  if (attn_mask_.defined()) scores = apply_mask(scores, attn_mask_, /*masked_out_when_true=*/true);
+  if (key_padding_mask_.defined()) {
     // (N, S) -> (N, H, 1, S) -> (N * H, 1, S): the same row for every head and query.
-    Tensor kpm = key_padding_mask.reshape({N, 1, 1, S}).expand({N, H, 1, S}).reshape({N * H, 1, S});
+    Tensor kpm = key_padding_mask_.reshape({N, 1, 1, S}).expand({N, H, 1, S}).reshape({N * H, 1, S});
     scores = apply_mask(scores, kpm, /*masked_out_when_true=*/true);
   }
   Tensor weights = softmax(scores, -1);
@@ -181,7 +205,8 @@ Tensor generate_square_subsequent_mask(int64_t size, TensorOptions opts) {
 }
 
 MultiheadAttention::MultiheadAttention(int64_t embed_dim_, int64_t num_heads_, double dropout_, bool bias,
-                                       bool batch_first_, int64_t kdim_, int64_t vdim_, TensorOptions opts)
+                                       bool add_bias_kv, bool add_zero_attn_, int64_t kdim_, int64_t vdim_,
+                                       bool batch_first_, TensorOptions opts)
     : Module("MultiheadAttention"),
       embed_dim(embed_dim_),
       num_heads(num_heads_),
@@ -189,6 +214,7 @@ MultiheadAttention::MultiheadAttention(int64_t embed_dim_, int64_t num_heads_, d
       kdim(kdim_ > 0 ? kdim_ : embed_dim_),
       vdim(vdim_ > 0 ? vdim_ : embed_dim_),
       dropout(dropout_),
+      add_zero_attn(add_zero_attn_),
       batch_first(batch_first_) {
   KILN_CHECK(embed_dim > 0 && num_heads > 0 && embed_dim % num_heads == 0, "MultiheadAttention: embed_dim ",
              embed_dim, " must be positive and divisible by num_heads ", num_heads);
@@ -210,6 +236,12 @@ MultiheadAttention::MultiheadAttention(int64_t embed_dim_, int64_t num_heads_, d
   }
   in_proj_bias = register_parameter("in_proj_bias", bias ? zeros({3 * E}, opts) : Tensor());
   out_proj = register_module("out_proj", std::make_shared<Linear>(E, E, bias, opts));
+  if (add_bias_kv) {
+    bias_k = register_parameter("bias_k", empty({1, 1, E}, opts));
+    bias_v = register_parameter("bias_v", empty({1, 1, E}, opts));
+    init::xavier_normal_(bias_k);
+    init::xavier_normal_(bias_v);
+  }
   if (bias) init::zeros_(out_proj->bias);
 }
 
@@ -226,7 +258,7 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   AttentionOutput r = functional::multi_head_attention_forward(
       q, k, v, num_heads, in_proj_weight, in_proj_bias, out_proj->weight, out_proj->bias, key_padding_mask,
       need_weights, attn_mask, dropout, is_training(), average_attn_weights, q_proj_weight, k_proj_weight,
-      v_proj_weight);
+      v_proj_weight, bias_k, bias_v, add_zero_attn);
   if (swap) r.output = r.output.transpose(0, 1);
   return r;
 }

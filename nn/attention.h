@@ -41,8 +41,12 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 // v_proj_weight (E, vdim). in_proj_bias: (3E) or undefined. out_proj: (E, E) and (E).
 // key_padding_mask: (N, S) (or (S) unbatched), bool (true = ignore) or floating (added).
 // attn_mask: (L, S) or (N * num_heads, L, S), bool (true = not allowed) or floating (added).
-// Returns output (L, N, E) and, if need_weights, weights (N, L, S) averaged over heads
-// or (N, num_heads, L, S) (unbatched: without N). Dropout on the weights only when training.
+// bias_k, bias_v: (1, 1, E) or undefined: appended to the projected keys and values as
+// one more position that every query may attend to (masks get an allowed column).
+// add_zero_attn: appends a further position whose key and value are zero, per head.
+// Returns output (L, N, E) and, if need_weights, weights (N, L, S') averaged over heads
+// or (N, num_heads, L, S') (unbatched: without N), S' = S plus the appended positions.
+// Dropout on the weights only when training.
 AttentionOutput multi_head_attention_forward(const Tensor& query, const Tensor& key, const Tensor& value,
                                              int64_t num_heads, const Tensor& in_proj_weight,
                                              const Tensor& in_proj_bias, const Tensor& out_proj_weight,
@@ -50,7 +54,9 @@ AttentionOutput multi_head_attention_forward(const Tensor& query, const Tensor& 
                                              bool need_weights = true, const Tensor& attn_mask = {},
                                              double dropout_p = 0.0, bool training = true,
                                              bool average_attn_weights = true, const Tensor& q_proj_weight = {},
-                                             const Tensor& k_proj_weight = {}, const Tensor& v_proj_weight = {});
+                                             const Tensor& k_proj_weight = {}, const Tensor& v_proj_weight = {},
+                                             const Tensor& bias_k = {}, const Tensor& bias_v = {},
+                                             bool add_zero_attn = false);
 
 }  // namespace functional
 
@@ -61,23 +67,25 @@ Tensor generate_square_subsequent_mask(int64_t size, TensorOptions opts = {});
 // torch.nn.MultiheadAttention. Parameters as PyTorch (so state dicts line up):
 // kdim = vdim = embed_dim: in_proj_weight (3E, E), xavier_uniform;
 // otherwise q_proj_weight (E, E), k_proj_weight (E, kdim), v_proj_weight (E, vdim), xavier_uniform;
-// in_proj_bias (3E) zeros; out_proj: Linear(E, E) with PyTorch's Linear init and a zero bias.
-// kdim/vdim <= 0 mean embed_dim.
+// in_proj_bias (3E) zeros; out_proj: Linear(E, E) with PyTorch's Linear init and a zero bias;
+// with add_bias_kv, bias_k and bias_v (1, 1, E), xavier_normal. kdim/vdim <= 0 mean
+// embed_dim. The arguments come in PyTorch's order.
 class MultiheadAttention : public Module {
  public:
   MultiheadAttention(int64_t embed_dim, int64_t num_heads, double dropout = 0.0, bool bias = true,
-                     bool batch_first = false, int64_t kdim = 0, int64_t vdim = 0, TensorOptions opts = {});
+                     bool add_bias_kv = false, bool add_zero_attn = false, int64_t kdim = 0, int64_t vdim = 0,
+                     bool batch_first = false, TensorOptions opts = {});
   // query: (L, N, E) ((N, L, E) if batch_first) or (L, E); key/value: (S, N, kdim/vdim).
   // Masks as functional::multi_head_attention_forward (see Note [Attention masks]).
   AttentionOutput forward(const Tensor& query, const Tensor& key, const Tensor& value,
                           const Tensor& key_padding_mask = {}, bool need_weights = true,
                           const Tensor& attn_mask = {}, bool average_attn_weights = true);
 
-  Tensor in_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, in_proj_bias;
+  Tensor in_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, in_proj_bias, bias_k, bias_v;
   std::shared_ptr<Linear> out_proj;
   int64_t embed_dim, num_heads, head_dim, kdim, vdim;
   double dropout;
-  bool batch_first;
+  bool add_zero_attn, batch_first;
 };
 
 }  // namespace kiln::nn

@@ -54,8 +54,8 @@ TransformerEncoderLayer::TransformerEncoderLayer(int64_t d_model, int64_t nhead,
     : Module("TransformerEncoderLayer"),
       options(make_options("TransformerEncoderLayer", d_model, nhead, dim_feedforward, dropout_p, activation,
                            layer_norm_eps, batch_first, norm_first)) {
-  self_attn = register_module("self_attn", std::make_shared<MultiheadAttention>(d_model, nhead, dropout_p, true,
-                                                                                batch_first, 0, 0, opts));
+  self_attn = register_module("self_attn", std::make_shared<MultiheadAttention>(
+                                            d_model, nhead, dropout_p, true, false, false, 0, 0, batch_first, opts));
   linear1 = register_module("linear1", std::make_shared<Linear>(d_model, dim_feedforward, true, opts));
   dropout = register_module("dropout", std::make_shared<Dropout>(dropout_p));
   linear2 = register_module("linear2", std::make_shared<Linear>(dim_feedforward, d_model, true, opts));
@@ -92,10 +92,11 @@ TransformerDecoderLayer::TransformerDecoderLayer(int64_t d_model, int64_t nhead,
     : Module("TransformerDecoderLayer"),
       options(make_options("TransformerDecoderLayer", d_model, nhead, dim_feedforward, dropout_p, activation,
                            layer_norm_eps, batch_first, norm_first)) {
-  self_attn = register_module("self_attn", std::make_shared<MultiheadAttention>(d_model, nhead, dropout_p, true,
-                                                                                batch_first, 0, 0, opts));
-  multihead_attn = register_module(
-      "multihead_attn", std::make_shared<MultiheadAttention>(d_model, nhead, dropout_p, true, batch_first, 0, 0, opts));
+  self_attn = register_module("self_attn", std::make_shared<MultiheadAttention>(
+                                            d_model, nhead, dropout_p, true, false, false, 0, 0, batch_first, opts));
+  multihead_attn = register_module("multihead_attn", std::make_shared<MultiheadAttention>(
+                                                          d_model, nhead, dropout_p, true, false, false, 0, 0,
+                                                          batch_first, opts));
   linear1 = register_module("linear1", std::make_shared<Linear>(d_model, dim_feedforward, true, opts));
   dropout = register_module("dropout", std::make_shared<Dropout>(dropout_p));
   linear2 = register_module("linear2", std::make_shared<Linear>(dim_feedforward, d_model, true, opts));

@@ -67,12 +67,34 @@ const OpTable& attention_ops() {
        [](const TensorList& x) {
          // The layer's own forward, with the case's tensors put in place of its parameters
          // so that the gradients reach them.
-         nn::MultiheadAttention layer(8, kHeads, 0.0, true, /*batch_first=*/true);
+         nn::MultiheadAttention layer(8, kHeads, 0.0, true, false, false, 0, 0, /*batch_first=*/true);
          layer.in_proj_weight = x[3];
          layer.in_proj_bias = x[4];
          layer.out_proj->weight = x[5];
          layer.out_proj->bias = x[6];
          return outputs(layer.forward(x[0], x[1], x[2], kpm()));
+       }},
+      {"mha.bias_kv",
+       [](const TensorList& x) {
+         return outputs(F::multi_head_attention_forward(x[0], x[1], x[2], kHeads, x[3], x[4], x[5], x[6], {}, true,
+                                                        {}, 0.0, false, true, {}, {}, {}, x[7], x[8]));
+       }},
+      {"mha.zero_attn",
+       [](const TensorList& x) {
+         return outputs(F::multi_head_attention_forward(x[0], x[1], x[2], kHeads, x[3], x[4], x[5], x[6], {}, true,
+                                                        {}, 0.0, false, false, {}, {}, {}, {}, {}, true));
+       }},
+      {"mha.bias_kv_zero_attn_masks",
+       [](const TensorList& x) {
+         return outputs(F::multi_head_attention_forward(x[0], x[0], x[0], kHeads, x[3], x[4], x[5], x[6],
+                                                        kpm().narrow(1, 0, 3), true, causal_bool(3), 0.0, false, true,
+                                                        {}, {}, {}, x[7], x[8], true));
+       }},
+      {"mha.bias_kv_unbatched_float_masks",
+       [](const TensorList& x) {
+         return outputs(F::multi_head_attention_forward(x[0], x[1], x[2], kHeads, x[3], x[4], x[5], x[6],
+                                                        kpm().select(0, 1), true, x[9], 0.0, false, true, {}, {}, {},
+                                                        x[7], x[8], true));
        }},
       {"mha.kdim_vdim",
        [](const TensorList& x) {
@@ -155,7 +177,7 @@ TEST(MultiheadAttention, ParametersAndInitAsPyTorch) {
   EXPECT_EQ(amax(abs(attn.out_proj->bias)).item(), 0.0);
   EXPECT_LE(amax(abs(attn.out_proj->weight)).item(), 1.0 / std::sqrt(8.0));  // Linear's init
 
-  nn::MultiheadAttention cross(8, 2, 0.0, false, false, 5, 6);
+  nn::MultiheadAttention cross(8, 2, 0.0, /*bias=*/false, false, false, 5, 6);
   names.clear();
   for (const auto& [name, t] : cross.state_dict()) names.push_back(name + shape_str(t.shape()));
   EXPECT_EQ(names, (std::vector<std::string>{"q_proj_weight[8, 8]", "k_proj_weight[8, 5]", "v_proj_weight[8, 6]",
@@ -166,7 +188,7 @@ TEST(MultiheadAttention, ParametersAndInitAsPyTorch) {
 }
 
 TEST(MultiheadAttention, ForwardIsTheFunctionalFormAndWeightsAreDistributions) {
-  nn::MultiheadAttention attn(8, 2, 0.0, true, /*batch_first=*/true);
+  nn::MultiheadAttention attn(8, 2, 0.0, true, false, false, 0, 0, /*batch_first=*/true);
   Tensor q = randn({2, 3, 8}), kv = randn({2, 4, 8});
   auto [out, weights] = attn.forward(q, kv, kv, kpm());
   auto ref = F::multi_head_attention_forward(q.transpose(0, 1), kv.transpose(0, 1), kv.transpose(0, 1), 2,
@@ -179,6 +201,30 @@ TEST(MultiheadAttention, ForwardIsTheFunctionalFormAndWeightsAreDistributions) {
   auto per_head = attn.forward(q, kv, kv, {}, true, {}, false);
   EXPECT_EQ(per_head.weights.shape(), (Shape{2, 2, 3, 4}));
   EXPECT_FALSE(attn.forward(q, kv, kv, {}, false).weights.defined());
+}
+
+TEST(MultiheadAttention, BiasKvAndZeroAttnAppendKeyPositions) {
+  nn::MultiheadAttention attn(8, 2, 0.0, true, /*add_bias_kv=*/true, /*add_zero_attn=*/true);
+  std::vector<std::string> names;
+  for (const auto& [name, t] : attn.state_dict()) names.push_back(name + shape_str(t.shape()));
+  EXPECT_EQ(names, (std::vector<std::string>{"in_proj_weight[24, 8]", "in_proj_bias[24]", "bias_k[1, 1, 8]",
+                                             "bias_v[1, 1, 8]", "out_proj.weight[8, 8]", "out_proj.bias[8]"}));
+  EXPECT_GT(amax(abs(attn.bias_k)).item(), 0.0);  // xavier_normal, not zeros
+  Tensor q = randn({3, 2, 8}), kv = randn({4, 2, 8});
+  auto [out, weights] = attn.forward(q, kv, kv, kpm());
+  EXPECT_EQ(weights.shape(), (Shape{2, 3, 6}));  // 4 keys + bias_k + the zero key
+  auto ref = F::multi_head_attention_forward(q, kv, kv, 2, attn.in_proj_weight, attn.in_proj_bias,
+                                             attn.out_proj->weight, attn.out_proj->bias, kpm(), true, {}, 0.0, false,
+                                             true, {}, {}, {}, attn.bias_k, attn.bias_v, true);
+  EXPECT_TRUE(allclose(out, ref.output, 0, 0));
+  EXPECT_TRUE(allclose(sum(weights, {-1}), ones({2, 3}), 1e-6, 1e-6));
+  EXPECT_GT(amin(weights.narrow(2, 4, 2)).item(), 0.0);  // the appended keys are never padded out
+  EXPECT_EQ(error_of([&] {
+              F::multi_head_attention_forward(q, kv, kv, 2, attn.in_proj_weight, attn.in_proj_bias,
+                                              attn.out_proj->weight, attn.out_proj->bias, {}, true, {}, 0.0, false,
+                                              true, {}, {}, {}, attn.bias_k, {});
+            }),
+            "multi_head_attention_forward: bias_k and bias_v come together, got bias_k only");
 }
 
 TEST(MultiheadAttention, DropoutOnlyInTraining) {

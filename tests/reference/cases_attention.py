@@ -32,6 +32,13 @@ def mha(q, k, v, w, b, ow, ob, **kw):
     return (out,) if weights is None else (out, weights)
 
 
+def mha_kv(q, k, v, w, b, ow, ob, bias_k=None, bias_v=None, add_zero_attn=False, **kw):
+    """With the appended key positions of nn.MultiheadAttention(add_bias_kv, add_zero_attn)."""
+    out, weights = F.multi_head_attention_forward(q, k, v, E, H, w, b, bias_k, bias_v, add_zero_attn, 0.0, ow, ob,
+                                                  training=False, **kw)
+    return (out, weights)
+
+
 def mha_inputs(batch_first=False, unbatched=False, kdim=E, vdim=E):
     def shape(length, dim):
         if unbatched:
@@ -113,6 +120,17 @@ def cases():
              lambda q, k, v, *w: (lambda r: (r[0].transpose(0, 1), r[1]))(
                  mha(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), *w, key_padding_mask=KPM)),
              mha_inputs(batch_first=True)),
+        Case("mha.bias_kv", lambda q, k, v, w, b, ow, ob, bk, bv: mha_kv(q, k, v, w, b, ow, ob, bk, bv),
+             lambda: mha_inputs()() + [randn(1, 1, E), randn(1, 1, E)]),
+        Case("mha.zero_attn", lambda *x: mha_kv(*x, add_zero_attn=True, average_attn_weights=False), mha_inputs()),
+        Case("mha.bias_kv_zero_attn_masks",
+             lambda q, k, v, w, b, ow, ob, bk, bv: mha_kv(q, q, q, w, b, ow, ob, bk, bv, True,
+                                                          attn_mask=CAUSAL_BOOL, key_padding_mask=KPM[:, :L]),
+             lambda: mha_inputs()() + [randn(1, 1, E), randn(1, 1, E)]),
+        Case("mha.bias_kv_unbatched_float_masks",
+             lambda q, k, v, w, b, ow, ob, bk, bv, m: mha_kv(q, k, v, w, b, ow, ob, bk, bv, True, attn_mask=m,
+                                                             key_padding_mask=KPM[1]),
+             lambda: mha_inputs(unbatched=True)() + [randn(1, 1, E), randn(1, 1, E), randn(L, S)]),
         Case("mha.kdim_vdim",
              lambda q, k, v, b, ow, ob, wq, wk, wv: mha(q, k, v, None, b, ow, ob, use_separate_proj_weight=True,
                                                         q_proj_weight=wq, k_proj_weight=wk, v_proj_weight=wv),
