@@ -2,12 +2,12 @@
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  (amsgrad: vmax = max(vmax, v), used for v)
 //   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 // Adam adds wd * p to g (L2); AdamW scales p by (1 - lr * wd) first (decoupled decay).
+// Each parameter is one pass of the fused kernel adam_step_ (ops/optim.h).
 #include "nn/optim/adam.h"
 
 #include <cmath>
 
-#include "ops/binary.h"
-#include "ops/unary.h"
+#include "ops/optim.h"
 
 namespace kiln::nn::optim {
 
@@ -32,34 +32,22 @@ void check_adam_options(const std::string& name, const Options& o) {
   check_non_negative(name, "weight_decay value", o.at("weight_decay"));
 }
 
-// One Adam step of `param`; `decoupled` selects AdamW's weight decay.
+// One Adam step of `param` through the fused kernel; `decoupled` selects AdamW's decay.
 void adam_update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state, bool decoupled) {
-  const double lr = group.lr(), beta1 = group.option("beta1"), beta2 = group.option("beta2"),
-               eps = group.option("eps"), weight_decay = group.option("weight_decay");
-  Tensor g = group.flag("maximize") ? neg(grad) : grad;
-  if (decoupled) {
-    param.mul_(1.0 - lr * weight_decay);
-  } else if (weight_decay != 0.0) {
-    g = add(g, param, weight_decay);
-  }
+  const bool amsgrad = group.flag("amsgrad");
   Tensor& exp_avg = state.buffer("exp_avg", param);
   Tensor& exp_avg_sq = state.buffer("exp_avg_sq", param);
-  exp_avg.mul_(beta1).add_(g, 1.0 - beta1);
-  exp_avg_sq.mul_(beta2).add_(mul(g, g), 1.0 - beta2);
-
-  const double step = double(state.step);
-  const double bias_correction1 = 1.0 - std::pow(beta1, step);
-  const double bias_correction2 = 1.0 - std::pow(beta2, step);
-  const double step_size = lr / bias_correction1;
-  const double bias_correction2_sqrt = std::sqrt(bias_correction2);
-  Tensor second_moment = exp_avg_sq;
-  if (group.flag("amsgrad")) {
-    Tensor& max_exp_avg_sq = state.buffer("max_exp_avg_sq", param);
-    max_exp_avg_sq.copy_(maximum(max_exp_avg_sq, exp_avg_sq));
-    second_moment = max_exp_avg_sq;
-  }
-  Tensor denom = add(div(sqrt(second_moment), bias_correction2_sqrt), eps);
-  param.add_(div(exp_avg, denom), -step_size);
+  Tensor max_exp_avg_sq = amsgrad ? state.buffer("max_exp_avg_sq", param) : Tensor();
+  adam_step_(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq,
+             {.lr = group.lr(),
+              .beta1 = group.option("beta1"),
+              .beta2 = group.option("beta2"),
+              .eps = group.option("eps"),
+              .weight_decay = group.option("weight_decay"),
+              .step = state.step,
+              .decoupled = decoupled,
+              .amsgrad = amsgrad,
+              .maximize = group.flag("maximize")});
 }
 
 }  // namespace

@@ -1,10 +1,11 @@
 // SGD's update rule, following torch 1.13's _single_tensor_sgd line by line:
 //   d = ±grad + wd * p;  buf = d (first step) or momentum * buf + (1 - dampening) * d;
 //   d = d + momentum * buf (nesterov) or buf;  p -= lr * d
+// Each parameter is one pass of the fused kernel sgd_step_ (ops/optim.h).
 #include "nn/optim/sgd.h"
 
-#include "ops/binary.h"
-#include "ops/unary.h"
+#include "core/factory.h"
+#include "ops/optim.h"
 
 namespace kiln::nn::optim {
 
@@ -29,23 +30,22 @@ void SGD::check_options(const Options& o) const {
 }
 
 void SGD::update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) {
-  const double lr = group.lr(), momentum = group.option("momentum"), dampening = group.option("dampening"),
-               weight_decay = group.option("weight_decay");
-  Tensor d_p = group.flag("maximize") ? neg(grad) : grad;
-  if (weight_decay != 0.0) d_p = add(d_p, param, weight_decay);
+  const double momentum = group.option("momentum");
+  Tensor buf;
+  bool first_step = false;
   if (momentum != 0.0) {
     auto it = state.buffers.find("momentum_buffer");
-    Tensor buf;
-    if (it == state.buffers.end()) {
-      buf = d_p.clone();  // the first step's buffer is the (decayed) gradient itself
-      state.buffers["momentum_buffer"] = buf;
-    } else {
-      buf = it->second;
-      buf.mul_(momentum).add_(d_p, 1.0 - dampening);
-    }
-    d_p = group.flag("nesterov") ? add(d_p, buf, momentum) : buf;
+    first_step = it == state.buffers.end();  // the first buffer is the (decayed) gradient itself
+    buf = first_step ? (state.buffers["momentum_buffer"] = empty_like(param)) : it->second;
   }
-  param.add_(d_p, -lr);
+  sgd_step_(param, grad, buf,
+            {.lr = group.lr(),
+             .momentum = momentum,
+             .dampening = group.option("dampening"),
+             .weight_decay = group.option("weight_decay"),
+             .nesterov = group.flag("nesterov"),
+             .maximize = group.flag("maximize"),
+             .first_step = first_step});
 }
 
 }  // namespace kiln::nn::optim
