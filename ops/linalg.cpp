@@ -154,7 +154,20 @@ struct Matmul : Function<Matmul> {
   TensorList backward(const Tensor& g) {
     auto [a, b] = saved<2>();
     Tensor da, db;
-    if (needs_input_grad(0)) da = sum_to(matmul(g, b.transpose(-1, -2)), a.shape());
+    if (needs_input_grad(0)) {
+      if (a.dim() == 2) {
+        // a was shared by every matrix of b's batch (a convolution's weight against its
+        // im2col columns): da = sum_i g_i @ b_i^T is one GEMM whose inner dim runs over
+        // the whole batch, g as (n, batch * m) @ b as (batch * m, k). Two copies of
+        // activation size instead of a (batch, n, k) product summed afterwards.
+        const int64_t n = a.size(0), k = a.size(1), m = b.size(-1), count = numel_of(b.shape()) / (k * m);
+        Tensor g_rows = g.reshape({count, n, m}).permute({1, 0, 2}).reshape({n, count * m});
+        Tensor b_rows = b.reshape({count, k, m}).permute({1, 0, 2}).reshape({k, count * m});
+        da = mm(g_rows, b_rows.t());
+      } else {
+        da = sum_to(matmul(g, b.transpose(-1, -2)), a.shape());
+      }
+    }
     if (needs_input_grad(1)) {
       if (b.dim() == 2) {
         // b was shared by every row of the folded a: one GEMM over all of them,
