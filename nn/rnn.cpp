@@ -12,6 +12,7 @@
 #include "ops/binary.h"
 #include "ops/index.h"
 #include "ops/linalg.h"
+#include "ops/rnn.h"
 #include "ops/unary.h"
 #include "ops/view.h"
 
@@ -28,10 +29,13 @@ Tensor gates_of(const Tensor& x, const Tensor& w, const Tensor& b) {
 
 LSTMState lstm_cell(const Tensor& x, const LSTMState& state, const Tensor& w_ih, const Tensor& w_hh,
                     const Tensor& b_ih, const Tensor& b_hh) {
-  Tensor gates = gates_of(x, w_ih, b_ih) + gates_of(state.h, w_hh, b_hh);
-  TensorList g = chunk(gates, 4, -1);  // i, f, g, o
-  Tensor c = sigmoid(g[1]) * state.c + sigmoid(g[0]) * tanh(g[2]);
-  return {sigmoid(g[3]) * tanh(c), c};
+  Tensor gates = gates_of(x, w_ih, b_ih) + gates_of(state.h, w_hh, b_hh);  // i, f, g, o
+  if (x.dim() == 1) {  // unbatched: the fused op takes (N, 4H)
+    TensorList hc = lstm_cell_pointwise(gates.unsqueeze(0), state.c.unsqueeze(0));
+    return {hc[0].squeeze(0), hc[1].squeeze(0)};
+  }
+  TensorList hc = lstm_cell_pointwise(gates, state.c);
+  return {hc[0], hc[1]};
 }
 
 Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
@@ -111,15 +115,16 @@ LSTMOutput lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tenso
     for (int64_t d = 0; d < dirs; ++d) {
       const Tensor* w = &weights[size_t(layer * dirs + d) * per];
       Tensor b_ih = o.bias ? w[2] : Tensor(), b_hh = o.bias ? w[3] : Tensor();
-      // The input half of every gate for all time steps in one GEMM: (T, N, 4H).
+      // The input half of every gate for all time steps in one GEMM, both biases
+      // included: (T, N, 4H). Each step then adds h W_hh^T to its slice in one addmm.
       Tensor xproj = gates_of(layer_in.reshape({-1, layer_in.size(2)}), w[0], b_ih).reshape({layer_in.size(0), n, -1});
+      if (b_hh.defined()) xproj = xproj + b_hh;
       LSTMState state{h_all.select(0, layer * dirs + d), c_all.select(0, layer * dirs + d)};
       Tensor out = run_direction(
           xproj, state, d == 1,
           [&](const Tensor& xp, const LSTMState& s) {
-            TensorList g = chunk(xp + gates_of(s.h, w[1], b_hh), 4, -1);
-            Tensor c = sigmoid(g[1]) * s.c + sigmoid(g[0]) * tanh(g[2]);
-            return LSTMState{sigmoid(g[3]) * tanh(c), c};
+            TensorList hc = lstm_cell_pointwise(addmm(xp, s.h, w[1].t()), s.c);
+            return LSTMState{hc[0], hc[1]};
           },
           [](const LSTMState& s) { return s.h; });
       dir_outs.push_back(out);
