@@ -25,6 +25,8 @@ namespace kiln {
 //                   odd takes r sin(2 pi u2); then rounded to the dtype.
 //   randint, randperm: 2 values per block, 64-bit words as for float64 rand, reduced
 //                   modulo the range.
+//   dropout (ops/random.h): rand's stream for the dtype; element i is kept when its
+//                   value is below 1 - p.
 // A CUDA kernel that follows these rules reproduces the CPU's numbers bit for bit
 // (for randn, up to the last-ulp differences of the device's log/sin/cos).
 std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> counter, std::array<uint32_t, 2> key);

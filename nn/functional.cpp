@@ -4,6 +4,7 @@
 #include "core/factory.h"
 #include "ops/binary.h"
 #include "ops/linalg.h"
+#include "ops/random.h"
 
 namespace kiln::nn::functional {
 
@@ -22,8 +23,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   KILN_CHECK(p >= 0.0 && p <= 1.0, "dropout: p must be in [0, 1], got ", p);
   if (!training || p == 0.0) return x;
   if (p == 1.0) return x * 0.0;
-  Tensor keep = lt(rand(x.shape(), options_of(x), gen), 1.0 - p).to(x.dtype());
-  return x * keep * (1.0 / (1.0 - p));
+  return fused_dropout(x, p, gen);
 }
 
 }  // namespace kiln::nn::functional
