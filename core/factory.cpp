@@ -33,6 +33,26 @@ Tensor to_target(Tensor cpu_tensor, const TensorOptions& opts) {
   return finish(t, opts);
 }
 
+// The Philox block of the previous call, kept: fill_cpu walks elements in order, and one
+// block serves 2 or 4 consecutive elements, so each block is computed once.
+class BlockStream {
+ public:
+  explicit BlockStream(uint64_t seed) : seed_(seed) {}
+  const std::array<uint32_t, 4>& block(uint64_t index) {
+    if (!valid_ || index != index_) {
+      words_ = philox_block(seed_, index);
+      index_ = index;
+      valid_ = true;
+    }
+    return words_;
+  }
+
+ private:
+  uint64_t seed_, index_ = 0;
+  bool valid_ = false;
+  std::array<uint32_t, 4> words_{};
+};
+
 uint64_t words64(const std::array<uint32_t, 4>& w, int64_t pair) {
   return (uint64_t(w[2 * pair]) << 32) | w[2 * pair + 1];
 }
@@ -102,14 +122,16 @@ Tensor rand(const Shape& shape, TensorOptions opts, Generator* gen) {
   Tensor t;
   if (opts.dtype == DType::Float32) {
     uint64_t base = g.reserve(uint64_t(n + 3) / 4);
+    BlockStream stream(seed);
     t = fill_cpu(shape, opts.dtype, [&](int64_t i) {
-      uint32_t u = philox_block(seed, base + uint64_t(i) / 4)[i % 4];
+      uint32_t u = stream.block(base + uint64_t(i) / 4)[size_t(i % 4)];
       return double(float(u >> 8) * 0x1.0p-24f);
     });
   } else {
     uint64_t base = g.reserve(uint64_t(n + 1) / 2);
+    BlockStream stream(seed);
     t = fill_cpu(shape, opts.dtype, [&](int64_t i) {
-      uint64_t w = words64(philox_block(seed, base + uint64_t(i) / 2), i % 2);
+      uint64_t w = words64(stream.block(base + uint64_t(i) / 2), i % 2);
       return double(w >> 11) * 0x1.0p-53;
     });
   }
@@ -122,8 +144,9 @@ Tensor randn(const Shape& shape, TensorOptions opts, Generator* gen) {
   int64_t n = numel_of(shape);
   uint64_t seed = g.seed();
   uint64_t base = g.reserve(uint64_t(n + 3) / 4);
+  BlockStream stream(seed);
   Tensor t = fill_cpu(shape, opts.dtype, [&](int64_t i) {
-    auto w = philox_block(seed, base + uint64_t(i) / 4);
+    const auto& w = stream.block(base + uint64_t(i) / 4);
     int lane = int(i % 4);
     int pair = lane / 2;
     double u1 = (double(w[2 * pair]) + 1.0) * 0x1.0p-32;
@@ -142,8 +165,9 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opts
   uint64_t seed = g.seed();
   uint64_t base = g.reserve(uint64_t(n + 1) / 2);
   uint64_t range = uint64_t(high - low);
+  BlockStream stream(seed);
   Tensor t = fill_cpu(shape, opts.dtype, [&](int64_t i) {
-    uint64_t w = words64(philox_block(seed, base + uint64_t(i) / 2), i % 2);
+    uint64_t w = words64(stream.block(base + uint64_t(i) / 2), i % 2);
     return double(low + int64_t(w % range));
   });
   return to_target(t, opts);
