@@ -1,9 +1,11 @@
-// The CUDA DeviceBackend: allocation with cudaMalloc, copies with cudaMemcpy; registered
-// for DeviceType::CUDA at start-up, so cuda:N tensors work wherever a device exists.
-// A caching allocator and streams come with the CUDA backend issue; this is the base.
+// The CUDA DeviceBackend: allocation through the caching allocator (cuda/allocator.h)
+// over cudaMalloc, copies with cudaMemcpy on the one stream (Note [CUDA streams]);
+// registered for DeviceType::CUDA at start-up, so cuda:N tensors work wherever a device
+// exists. Also the launch arithmetic declared in cuda/runtime.h.
 #include "cuda/runtime.h"
 
 #include "core/storage.h"
+#include "cuda/allocator.h"
 
 namespace kiln::cuda {
 
@@ -26,17 +28,29 @@ const DeviceProbe& probe() {
   return p;
 }
 
-struct CudaBackend final : DeviceBackend {
+// cudaMalloc/cudaFree beneath the caching allocator.
+struct CudaRawAllocator final : RawAllocator {
   void* allocate(size_t nbytes, int device) override {
     KILN_CUDA_CHECK(cudaSetDevice(device));
     void* p = nullptr;
-    if (nbytes > 0) KILN_CUDA_CHECK(cudaMalloc(&p, nbytes));
+    cudaError_t status = cudaMalloc(&p, nbytes);
+    if (status == cudaErrorMemoryAllocation) {
+      cudaGetLastError();  // clear it: the allocator frees its cache and retries
+      return nullptr;
+    }
+    KILN_CUDA_CHECK(status);
     return p;
   }
-  void deallocate(void* ptr, size_t, int device) override {
-    if (!ptr) return;
+  void release(void* ptr, size_t, int device) override {
     cudaSetDevice(device);
     cudaFree(ptr);  // no throw from a destructor path; a failure here means the context is gone
+  }
+};
+
+struct CudaBackend final : DeviceBackend {
+  void* allocate(size_t nbytes, int device) override { return device_allocator().allocate(nbytes, device); }
+  void deallocate(void* ptr, size_t nbytes, int device) override {
+    device_allocator().deallocate(ptr, nbytes, device);
   }
   void copy_to_host(void* dst, const void* src, size_t n, int device) override {
     KILN_CUDA_CHECK(cudaSetDevice(device));
@@ -51,16 +65,35 @@ struct CudaBackend final : DeviceBackend {
     KILN_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToDevice));
   }
   int device_count() override { return probe().count; }
-  void synchronize(int device) override {
-    KILN_CUDA_CHECK(cudaSetDevice(device));
-    KILN_CUDA_CHECK(cudaDeviceSynchronize());
-  }
+  void synchronize(int device) override { cuda::synchronize(device); }
 };
 
 // Never destroyed, like the CPU backend (see the note in core/storage.cpp).
 [[maybe_unused]] const bool registered = (register_backend(DeviceType::CUDA, new CudaBackend), true);
 
 }  // namespace
+
+// Never destroyed, like the backend: tensors freed during static destruction still
+// return their blocks to it.
+CachingAllocator& device_allocator() {
+  static CachingAllocator* allocator = new CachingAllocator(*new CudaRawAllocator);
+  return *allocator;
+}
+
+AllocatorStats memory_stats(int device) { return device_allocator().stats(device); }
+
+void empty_cache() { device_allocator().empty_cache(); }
+
+void synchronize(int device) {
+  KILN_CUDA_CHECK(cudaSetDevice(device));
+  KILN_CUDA_CHECK(cudaStreamSynchronize(stream_for(device)));
+}
+
+void check_launch(const char* kernel) {
+  cudaError_t status = cudaGetLastError();
+  KILN_CHECK(status == cudaSuccess, kernel, ": CUDA kernel launch failed: ", cudaGetErrorString(status), " (",
+             cudaGetErrorName(status), ")");
+}
 
 int device_count() { return probe().count; }
 
@@ -73,6 +106,20 @@ LaunchConfig launch_config_1d(int64_t n, unsigned threads, unsigned max_blocks) 
   if (n <= 0) return {1, threads};
   int64_t blocks = (n + threads - 1) / threads;
   return {unsigned(blocks < int64_t(max_blocks) ? blocks : max_blocks), threads};
+}
+
+ReduceLaunch launch_config_reduce(int64_t outer, int64_t reduced, int64_t inner) {
+  constexpr int64_t kMaxBlocks = 65535 * 16;
+  const int64_t n_out = outer * inner;
+  if (n_out <= 0) return {false, 1, 256};
+  // Long contiguous rows, or so few outputs that a thread each would leave the GPU idle.
+  if (reduced >= 64 && (inner == 1 || n_out < 1024)) {
+    unsigned threads = 64;
+    while (threads < 256 && int64_t(threads) < reduced) threads *= 2;
+    return {true, unsigned(n_out < kMaxBlocks ? n_out : kMaxBlocks), threads};
+  }
+  int64_t blocks = (n_out + 255) / 256;
+  return {false, unsigned(blocks < kMaxBlocks ? blocks : kMaxBlocks), 256};
 }
 
 }  // namespace kiln::cuda

@@ -1,0 +1,128 @@
+// The CUDA gemm kernel of matmul/mm/bmm/addmm (ops/linalg.cpp): one strided-batched
+// cuBLAS call per product, on the device's stream with a cuBLAS handle per device. The
+// hand-written ladder is cuda/gemm.cu. See Note [GEMM operand layout] in
+// ops/kernels/linalg.h and Note [Row-major GEMM through cuBLAS] below.
+#include <algorithm>
+#include <climits>
+#include <mutex>
+#include <type_traits>
+#include <vector>
+
+#include <cublas_v2.h>
+
+#include "core/dispatch.h"
+#include "core/tensor.h"
+#include "cuda/runtime.h"
+#include "ops/kernels/linalg.h"
+
+#define KILN_CUBLAS_CHECK(call)                                                                   \
+  do {                                                                                            \
+    cublasStatus_t kiln_cublas_status = (call);                                                   \
+    KILN_CHECK(kiln_cublas_status == CUBLAS_STATUS_SUCCESS, "cuBLAS error in ", #call, ": ",       \
+               cublasGetStatusString(kiln_cublas_status));                                        \
+  } while (0)
+
+namespace kiln {
+
+namespace {
+
+// Note [Row-major GEMM through cuBLAS]
+// cuBLAS is column-major: it reads a matrix with leading dimension ld as X(r, c) =
+// x[c * ld + r]. Row-major storage of C (m x n, ld n) is therefore, to cuBLAS, C^T
+// (n x m), and C = op(A) op(B) is the same as C^T = op(B)^T op(A)^T: call cuBLAS with
+// the operands swapped (B first), m and n swapped, and each operand's own transpose
+// flag: a row-major operand is, to cuBLAS, already the transpose it needs (op N), a
+// transposed one is not (op T). Leading dimensions are passed unchanged. cuBLAS asks
+// ld >= its row count, which a size-1 dim of a view may not meet (any stride is legal
+// there): operand_of picks a valid one, or copies when the layout has none (a matrix
+// expanded along its rows, stride 0).
+// The handle keeps cuBLAS's default math mode: full float32, no TF32 tensor cores.
+
+cublasHandle_t handle_for(int device) {
+  static std::mutex mutex;
+  static std::vector<cublasHandle_t> handles;  // never destroyed, like the backend
+  std::lock_guard<std::mutex> lock(mutex);
+  if (size_t(device) >= handles.size()) handles.resize(size_t(device) + 1, nullptr);
+  if (handles[size_t(device)] == nullptr) {
+    KILN_CUBLAS_CHECK(cublasCreate(&handles[size_t(device)]));
+    KILN_CUBLAS_CHECK(cublasSetStream(handles[size_t(device)], cuda::stream_for(device)));
+  }
+  return handles[size_t(device)];
+}
+
+// How cuBLAS reads one operand (rows x cols as the product uses it, row-major or
+// transposed), with the tensor that holds it (a contiguous copy when needed).
+struct Operand {
+  Tensor data;
+  bool trans;
+  int64_t ld;
+  int64_t batch_stride;
+};
+
+Operand operand_of(const Tensor& x) {
+  const int64_t rows = x.size(-2), cols = x.size(-1);
+  const int64_t batch_stride = x.dim() == 3 ? x.stride(0) : 0;
+  if (x.stride(-1) == 1 || cols == 1) {
+    int64_t ld = rows == 1 ? std::max<int64_t>(cols, 1) : x.stride(-2);
+    if (ld >= std::max<int64_t>(cols, 1)) return {x, false, ld, batch_stride};
+  } else {  // stride(-2) == 1 or rows == 1 (the op guarantees one of the two layouts)
+    int64_t ld = cols == 1 ? std::max<int64_t>(rows, 1) : x.stride(-1);
+    if (ld >= std::max<int64_t>(rows, 1)) return {x, true, ld, batch_stride};
+  }
+  Tensor c = x.contiguous();
+  return {c, false, std::max<int64_t>(cols, 1), c.dim() == 3 ? c.stride(0) : 0};
+}
+
+int as_int(int64_t v, const char* what) {
+  KILN_CHECK(v >= 0 && v <= INT_MAX, "gemm (cuda): ", what, " = ", v, " does not fit cuBLAS's 32-bit int");
+  return int(v);
+}
+
+// out: (m, n) or (batch, m, n), contiguous; a: (m, k) or (batch, m, k); b: (k, n) or
+// (batch, k, n). out = beta * out + alpha * a @ b, out not read when beta == 0.
+void gemm_forward_cuda(const Tensor& out, const Tensor& a, const Tensor& b, double beta, double alpha) {
+  const int64_t batch = out.dim() == 3 ? out.size(0) : 1;
+  const int64_t m = out.size(-2), n = out.size(-1), k = a.size(-1);
+  if (out.numel() == 0) return;
+  const int device = out.device().index;
+  KILN_CUDA_CHECK(cudaSetDevice(device));
+  cublasHandle_t handle = handle_for(device);
+  dispatch_floating(out.dtype(), "gemm", [&]<typename T>() {
+    T* pc = static_cast<T*>(out.raw_data());
+    if (k == 0 || alpha == 0.0) {  // neither A nor B is read: out = beta * out
+      if (beta == 0.0) {
+        KILN_CUDA_CHECK(cudaMemsetAsync(pc, 0, out.numel() * sizeof(T), cuda::stream_for(device)));
+      } else {
+        const T tb = T(beta);
+        if constexpr (std::is_same_v<T, float>) {
+          KILN_CUBLAS_CHECK(cublasSscal(handle, as_int(out.numel(), "numel"), &tb, pc, 1));
+        } else {
+          KILN_CUBLAS_CHECK(cublasDscal(handle, as_int(out.numel(), "numel"), &tb, pc, 1));
+        }
+      }
+      return;
+    }
+    const Operand oa = operand_of(a), ob = operand_of(b);
+    const T ta = T(alpha), tb = T(beta);
+    const cublasOperation_t op_b = ob.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_a = oa.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const int in = as_int(n, "n"), im = as_int(m, "m"), ik = as_int(k, "k");
+    const int ldb = as_int(ob.ld, "ldb"), lda = as_int(oa.ld, "lda"), ib = as_int(batch, "batch");
+    const T* pa = static_cast<const T*>(oa.data.raw_data());
+    const T* pb = static_cast<const T*>(ob.data.raw_data());
+    // C^T (n x m) = op(B)^T (n x k) op(A)^T (k x m): see the note above.
+    if constexpr (std::is_same_v<T, float>) {
+      KILN_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, op_b, op_a, in, im, ik, &ta, pb, ldb, ob.batch_stride, pa,
+                                                  lda, oa.batch_stride, &tb, pc, in, m * n, ib));
+    } else {
+      KILN_CUBLAS_CHECK(cublasDgemmStridedBatched(handle, op_b, op_a, in, im, ik, &ta, pb, ldb, ob.batch_stride, pa,
+                                                  lda, oa.batch_stride, &tb, pc, in, m * n, ib));
+    }
+  });
+}
+
+}  // namespace
+
+KILN_REGISTER_KERNEL(gemm_stub, DeviceType::CUDA, gemm_forward_cuda);
+
+}  // namespace kiln
