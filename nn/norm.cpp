@@ -5,6 +5,7 @@
 
 #include "autograd/grad_mode.h"
 #include "ops/binary.h"
+#include "ops/norm.h"
 #include "ops/reduce.h"
 #include "ops/unary.h"
 #include "ops/view.h"
@@ -68,13 +69,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   for (const Tensor* t : {&weight, &bias})
     KILN_CHECK(!t->defined() || t->shape() == normalized_shape, "layer_norm: weight and bias must have shape ",
                normalized_shape, ", got ", t->meta_str());
-  IntList dims;
-  for (int64_t d = x.dim() - k; d < x.dim(); ++d) dims.push_back(d);
-  Tensor mu = mean(x, dims, true);
-  Tensor y = (x - mu) * rsqrt(var(x, dims, /*unbiased=*/false, true) + eps);
-  if (weight.defined()) y = y * weight;
-  if (bias.defined()) y = y + bias;
-  return y;
+  return native_layer_norm(x, k, weight, bias, eps);
 }
 
 Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {

@@ -16,6 +16,16 @@ constexpr int64_t kElementwiseGrain = 32768;  // elements; below this, one threa
 int num_threads();
 void set_num_threads(int n);
 
+// Inside parallel_for's f: which of its threads runs this chunk, in [0, num_threads());
+// 0 outside a parallel region. Kernels index per-thread partial results with it.
+inline int thread_index() {
+#ifdef _OPENMP
+  return omp_in_parallel() ? omp_get_thread_num() : 0;
+#else
+  return 0;
+#endif
+}
+
 // Calls f(begin, end) on disjoint chunks covering [begin, end), each at least `grain`
 // long (except the last), on up to num_threads() threads.
 template <typename F>
