@@ -3,13 +3,8 @@
 // a temporary file. The API and its guarantees are in nn/serialize.h.
 #include "nn/serialize.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -20,6 +15,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "core/factory.h"
 
 namespace kiln::nn {
@@ -501,64 +497,6 @@ std::vector<TensorEntry> validate(Header& header, int64_t data_size, const std::
   return order;
 }
 
-// ---- byte sources ----
-
-class ByteSource {
- public:
-  virtual ~ByteSource() = default;
-  virtual uint64_t size() const = 0;
-  // Copies bytes [offset, offset + n); the caller keeps the range within size().
-  virtual void read(uint64_t offset, size_t n, void* dst) const = 0;
-};
-
-class MemorySource : public ByteSource {
- public:
-  explicit MemorySource(const std::string& bytes) : bytes_(bytes) {}
-  uint64_t size() const override { return bytes_.size(); }
-  void read(uint64_t offset, size_t n, void* dst) const override {
-    std::memcpy(dst, bytes_.data() + offset, n);
-  }
-
- private:
-  const std::string& bytes_;
-};
-
-class FileSource : public ByteSource {
- public:
-  explicit FileSource(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    KILN_CHECK(fd_ >= 0, "load_safetensors: cannot open ", path, ": ", std::strerror(errno));
-    struct stat st {};
-    bool stat_ok = ::fstat(fd_, &st) == 0;
-    int err = errno;
-    if (!stat_ok || !S_ISREG(st.st_mode)) {
-      ::close(fd_);
-      KILN_FAIL("load_safetensors: cannot read ", path, ": ", stat_ok ? "not a regular file" : std::strerror(err));
-    }
-    size_ = uint64_t(st.st_size);
-  }
-  ~FileSource() override { ::close(fd_); }
-  FileSource(const FileSource&) = delete;
-  FileSource& operator=(const FileSource&) = delete;
-
-  uint64_t size() const override { return size_; }
-  void read(uint64_t offset, size_t n, void* dst) const override {
-    char* out = static_cast<char*>(dst);
-    while (n > 0) {
-      ssize_t got = ::pread(fd_, out, n, off_t(offset));
-      if (got < 0 && errno == EINTR) continue;
-      KILN_CHECK(got >= 0, "load_safetensors: cannot read ", path_, ": ", std::strerror(errno));
-      KILN_CHECK(got > 0, "load_safetensors: ", path_, ": the file shrank while it was read");
-      out += got, offset += uint64_t(got), n -= size_t(got);
-    }
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  uint64_t size_ = 0;
-};
-
 NamedTensors load_from(const ByteSource& source, const std::string& where,
                        std::map<std::string, std::string>* metadata) {
   uint64_t size = source.size();
@@ -671,46 +609,12 @@ bool emit(const Prepared& p, Write&& write) {
   return true;
 }
 
-bool write_fully(int fd, const void* data, size_t n) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t put = ::write(fd, p, n);
-    if (put < 0 && errno == EINTR) continue;
-    if (put < 0) return false;
-    p += put, n -= size_t(put);
-  }
-  return true;
-}
-
-// Makes the rename itself durable; a failure here loses nothing already written.
-void sync_parent_directory(const std::string& path) {
-  size_t slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
 }  // namespace
 
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata) {
   Prepared p = prepare(tensors, metadata, path);
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  auto fail = [&](const char* step, int fd) {
-    int err = errno;
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    KILN_FAIL("save_safetensors: cannot write ", path, ": ", step, " ", tmp, " failed: ", std::strerror(err));
-  };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("creating", -1);
-  if (!emit(p, [&](const void* data, size_t n) { return write_fully(fd, data, n); })) fail("writing", fd);
-  if (::fsync(fd) != 0) fail("syncing", fd);
-  if (::close(fd) != 0) fail("closing", -1);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("renaming", -1);
-  sync_parent_directory(path);
+  write_file_atomically(path, [&](const ByteSink& sink) { return emit(p, sink); }, "save_safetensors");
 }
 
 std::string save_safetensors_to_memory(const NamedTensors& tensors,
@@ -725,7 +629,7 @@ std::string save_safetensors_to_memory(const NamedTensors& tensors,
 }
 
 NamedTensors load_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
-  FileSource source(path);
+  FileSource source(path, "load_safetensors");
   return load_from(source, path, metadata);
 }
 

@@ -3,15 +3,11 @@
 // ZIP64 fields) on top of zlib, and atomic file writes. The API is in nn/data/npy.h.
 #include "nn/data/npy.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <bit>
 #include <cctype>
-#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -20,6 +16,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "core/factory.h"
 
 namespace kiln::nn::data {
@@ -62,65 +59,6 @@ constexpr uint64_t kMaxHeaderBytes = 64ull << 20;
 constexpr int kMaxLiteralDepth = 32;
 constexpr size_t kArrayAlign = 64;
 constexpr size_t kGrowthAxisMaxDigits = 21;  // numpy pads the header for in-place growth
-
-// ---- byte sources ----
-
-class ByteSource {
- public:
-  virtual ~ByteSource() = default;
-  virtual uint64_t size() const = 0;
-  // Copies bytes [offset, offset + n); the caller keeps the range within size().
-  virtual void read(uint64_t offset, size_t n, void* dst) const = 0;
-};
-
-class MemorySource : public ByteSource {
- public:
-  explicit MemorySource(std::string_view bytes) : bytes_(bytes) {}
-  uint64_t size() const override { return bytes_.size(); }
-  void read(uint64_t offset, size_t n, void* dst) const override {
-    if (n > 0) std::memcpy(dst, bytes_.data() + offset, n);
-  }
-
- private:
-  std::string_view bytes_;
-};
-
-class FileSource : public ByteSource {
- public:
-  FileSource(const std::string& path, const char* op) : path_(path), op_(op) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    KILN_CHECK(fd_ >= 0, op, ": cannot open ", path, ": ", std::strerror(errno));
-    struct stat st {};
-    bool stat_ok = ::fstat(fd_, &st) == 0;
-    int err = errno;
-    if (!stat_ok || !S_ISREG(st.st_mode)) {
-      ::close(fd_);
-      KILN_FAIL(op, ": cannot read ", path, ": ", stat_ok ? "not a regular file" : std::strerror(err));
-    }
-    size_ = uint64_t(st.st_size);
-  }
-  ~FileSource() override { ::close(fd_); }
-  FileSource(const FileSource&) = delete;
-  FileSource& operator=(const FileSource&) = delete;
-
-  uint64_t size() const override { return size_; }
-  void read(uint64_t offset, size_t n, void* dst) const override {
-    char* out = static_cast<char*>(dst);
-    while (n > 0) {
-      ssize_t got = ::pread(fd_, out, n, off_t(offset));
-      if (got < 0 && errno == EINTR) continue;
-      KILN_CHECK(got >= 0, op_, ": cannot read ", path_, ": ", std::strerror(errno));
-      KILN_CHECK(got > 0, op_, ": ", path_, ": the file shrank while it was read");
-      out += got, offset += uint64_t(got), n -= size_t(got);
-    }
-  }
-
- private:
-  std::string path_;
-  const char* op_;
-  int fd_ = -1;
-  uint64_t size_ = 0;
-};
 
 uint16_t le16(const unsigned char* p) { return uint16_t(p[0] | (p[1] << 8)); }
 uint32_t le32(const unsigned char* p) { return uint32_t(le16(p)) | (uint32_t(le16(p + 2)) << 16); }
@@ -566,41 +504,16 @@ Tensor cpu_contiguous(const Tensor& t, const char* op, const std::string& what) 
   return t.detach().to(Device::cpu()).contiguous();
 }
 
-bool write_fully(int fd, const void* data, size_t n) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t put = ::write(fd, p, n);
-    if (put < 0 && errno == EINTR) continue;
-    if (put < 0) return false;
-    p += put, n -= size_t(put);
-  }
-  return true;
-}
-
-// Writes through "<path>.tmp.<pid>" + fsync + rename, so `path` is either the old file
-// or the complete new one; the directory is synced so that the rename is durable.
+// Writes the pieces of `output` to `path` atomically (core/file.h).
 void write_atomically(const std::string& path, const Output& output, const char* op) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  auto fail = [&](const char* step, int fd) {
-    int err = errno;
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    KILN_FAIL(op, ": cannot write ", path, ": ", step, " ", tmp, " failed: ", std::strerror(err));
-  };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("creating", -1);
-  for (const auto& [data, n] : output.pieces())
-    if (!write_fully(fd, data, n)) fail("writing", fd);
-  if (::fsync(fd) != 0) fail("syncing", fd);
-  if (::close(fd) != 0) fail("closing", -1);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("renaming", -1);
-  size_t slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  write_file_atomically(
+      path,
+      [&](const ByteSink& sink) {
+        for (const auto& [data, n] : output.pieces())
+          if (!sink(data, n)) return false;
+        return true;
+      },
+      op);
 }
 
 Output npy_output(const Tensor& tensor) {
