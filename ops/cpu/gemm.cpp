@@ -7,21 +7,33 @@
 //            and a row of op(B), contiguous (unless op(B) is transposed), so the compiler
 //            vectorises it; a (kBlockK2 x kBlockN2) block of op(B) stays in L2 while every
 //            row of A goes past it. Threads over rows of C.
-// version 3: BLIS-style packing and register blocking: op(A) and op(B) are copied into
-//            panels of MR rows and NR columns laid out in the order the micro-kernel
-//            reads them; the micro-kernel keeps an MR x NR block of C in registers for a
-//            whole panel depth (kKC) and does MR * NR multiply-adds per MR + NR values
-//            loaded. Macro tiles of C (at most kMC x kNC) are spread over threads.
+// version 3: BLIS-style packing and register blocking in portable C++: op(A) and op(B)
+//            are copied into panels of MR rows and NR columns laid out in the order the
+//            micro-kernel reads them; the micro-kernel keeps an MR x NR block of C in
+//            registers for a whole panel depth (kKC) and does MR * NR multiply-adds per
+//            MR + NR values loaded. Macro tiles of C (at most kMC x kNC) are spread over
+//            threads.
+// version 4: version 3's idea with the ISA's SIMD micro-kernel, on one thread: packing and
+//            micro-kernel come from ops/cpu/gemm_avx512.cpp or gemm_avx2.cpp, chosen at
+//            run time by active_isa() (ops/cpu/cpu_features.h), or the portable template
+//            on generic CPUs (Note [GEMM micro-kernels] in ops/cpu/gemm_microkernel.h).
+//            Loops as in BLIS, with the A micro-panel as the L1 resident (Note [GEMM
+//            blocking]).
+// version 5: version 4 on all threads: C is cut into one rectangle per thread, rows or
+//            columns, whichever leaves the least padding (Note [GEMM threading]).
 //
-// gemm() runs version 3, or 1 and 2 for the vector shapes where they measure faster. No
-// -march flags or intrinsics: the micro-kernel is plain C++ that the compiler vectorises
-// for the baseline ISA (SSE2 on x86-64).
+// gemm() runs version 5, or 1 and 2 for the vector shapes where they measure faster.
+// Versions 1-3 are plain C++ compiled for the baseline ISA (SSE2 on x86-64).
 #include "ops/cpu/gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 
 #include "core/error.h"
+#include "ops/cpu/cpu_features.h"
+#include "ops/cpu/gemm_microkernel.h"
 #include "ops/cpu/parallel.h"
 
 namespace kiln::cpu {
@@ -247,6 +259,188 @@ void gemm_kernel3(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T
   });
 }
 
+// ---- versions 4 and 5: packed panels, SIMD micro-kernel chosen at run time ----
+
+// The portable vector interface of gemm_micro_kernel (ops/cpu/gemm_microkernel.h): GCC
+// vector extensions of 16 bytes, which any x86-64 (SSE2) or ARM (NEON) CPU has. No fused
+// multiply-add in the baseline ISA, so fmadd is a multiply and an add.
+template <typename T>
+struct GenericVector {
+  using Scalar = T;
+  typedef T Reg __attribute__((vector_size(16)));
+  static constexpr int kLanes = int(16 / sizeof(T));
+  static Reg zero() { return Reg{}; }
+  static Reg load(const T* p) { return loadu(p); }
+  static Reg loadu(const T* p) {
+    Reg r;
+    std::memcpy(&r, p, sizeof(Reg));
+    return r;
+  }
+  static void storeu(T* p, Reg x) { std::memcpy(p, &x, sizeof(Reg)); }
+  static Reg broadcast(const T* p) { return Reg{} + *p; }
+  static Reg fmadd(Reg a, Reg b, Reg c) { return a * b + c; }
+  static Reg mul(Reg a, Reg b) { return a * b; }
+};
+
+// Note [GEMM blocking]
+// The loops around the micro-kernel, outermost first (BLIS's five loops, the two inner
+// ones swapped):
+//   jc: columns of C in blocks of nc       op(B) block kc x nc packed: lives in L2
+//   pc: the depth k in blocks of kc        beta applies on the first block only
+//   ic: rows of C in blocks of mc          op(A) block mc x kc packed: lives in L3/L2
+//   ir: MR-row panels of the A block       one A micro-panel (MR x kc) stays in L1
+//   jr: NR-column panels of the B block    streams from L2, kc x NR values per call
+// Zen 4/5 have 32/48 KiB of L1d and 1 MiB of L2 per core (shared by its two SMT threads)
+// and a shared L3. The AVX-512 float kernel (14 x 32) with kc = 256 keeps a 14 x 256 A
+// micro-panel (14 KiB) in L1 and a 256 x 384 B block (384 KiB) in L2, so two threads on
+// one core fit side by side; every B micro-panel (32 KiB) is read from L2 once per A
+// micro-panel, 128 bytes per 28 FMAs, well inside L2's bandwidth. mc = 336 (24 panels, a
+// 336 KiB A block) bounds the packing buffer. Putting the A micro-panel (MR rows) rather
+// than the B micro-panel (NR = 32 columns, twice as wide) in L1 allows the deeper kc.
+// Each ISA file states its own numbers, measured with bench/linalg_bench.cpp.
+template <typename T>
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  ~AlignedBuffer() { std::free(data_); }
+  // At least n values, 64-byte aligned; the contents are not kept when it grows.
+  T* get(int64_t n) {
+    if (n > size_) {
+      std::free(data_);
+      data_ = static_cast<T*>(std::aligned_alloc(64, size_t(round_up(n * int64_t(sizeof(T)), 64))));
+      KILN_CHECK(data_ != nullptr, "gemm: out of memory for a ", n, "-value packing buffer");
+      size_ = n;
+    }
+    return data_;
+  }
+
+ private:
+  T* data_ = nullptr;
+  int64_t size_ = 0;
+};
+
+// One pair of packing buffers per thread, kept for the thread's life: a GEMM in a
+// training loop reuses them instead of page-faulting fresh memory on every call.
+template <typename T>
+struct PackBuffers {
+  AlignedBuffer<T> a, b;
+};
+template <typename T>
+PackBuffers<T>& thread_pack_buffers() {
+  static thread_local PackBuffers<T> buffers;
+  return buffers;
+}
+
+// The largest register block of any micro-kernel (14 x 32 floats), for edge tiles.
+constexpr int kMaxMicroTile = 14 * 32;
+
+// C[i_begin:i_end, j_begin:j_end] of the product, on the calling thread (see
+// Note [GEMM blocking]). Edge tiles (fewer than MR rows or NR columns) are computed into a
+// local MR x NR tile and added to C element by element.
+template <typename T>
+void gemm_packed_block(const GemmMicroKernel<T>& uk, bool trans_a, bool trans_b, int64_t i_begin, int64_t i_end,
+                       int64_t j_begin, int64_t j_end, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+                       int64_t ldb, T beta, T* c, int64_t ldc) {
+  const int64_t MR = uk.mr, NR = uk.nr;
+  // Blocks of near-equal size rather than full ones and a remainder: k = 784 with
+  // kc = 256 runs 4 panels of 208 (multiples of 16 suit the transposing packs), not
+  // 256 + 256 + 256 + 16, whose last panel would pay the C update for 16 steps of work.
+  const int64_t mc_step = tile_size(i_end - i_begin, uk.mc, MR);
+  const int64_t nc_step = tile_size(j_end - j_begin, uk.nc, NR);
+  const int64_t kc_step = tile_size(k, uk.kc, 16);
+  PackBuffers<T>& buffers = thread_pack_buffers<T>();
+  T* apack = buffers.a.get(mc_step * kc_step);
+  T* bpack = buffers.b.get(kc_step * nc_step);
+  alignas(64) T edge[kMaxMicroTile];
+  for (int64_t jc = j_begin; jc < j_end; jc += nc_step) {
+    const int64_t nc = std::min(nc_step, j_end - jc);
+    for (int64_t pc = 0; pc < k; pc += kc_step) {
+      const int64_t kc = std::min(kc_step, k - pc);
+      const T beta_block = pc == 0 ? beta : T(1);
+      uk.pack_b(trans_b, b, ldb, pc, kc, jc, nc, bpack);
+      for (int64_t ic = i_begin; ic < i_end; ic += mc_step) {
+        const int64_t mc = std::min(mc_step, i_end - ic);
+        uk.pack_a(trans_a, a, lda, ic, mc, pc, kc, apack);
+        for (int64_t ir = 0; ir < mc; ir += MR) {
+          const int64_t rows = std::min(MR, mc - ir);
+          for (int64_t jr = 0; jr < nc; jr += NR) {
+            const int64_t cols = std::min(NR, nc - jr);
+            T* ct = c + (ic + ir) * ldc + jc + jr;
+            if (rows == MR && cols == NR) {
+              uk.kernel(kc, apack + ir * kc, bpack + jr * kc, alpha, beta_block, ct, ldc);
+              continue;
+            }
+            uk.kernel(kc, apack + ir * kc, bpack + jr * kc, alpha, T(0), edge, NR);
+            for (int64_t i = 0; i < rows; ++i) {
+              for (int64_t j = 0; j < cols; ++j) {
+                T& cij = ct[i * ldc + j];
+                cij = beta_block == T(0) ? edge[i * NR + j] : edge[i * NR + j] + beta_block * cij;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The micro-kernel of the active ISA (Note [CPU ISA levels]). An ISA file's function is
+// called only once the CPU is known to have that ISA: its code may use the instructions.
+template <typename T>
+const GemmMicroKernel<T>& active_micro_kernel() {
+  static const GemmMicroKernel<T> generic = make_gemm_micro_kernel<GenericVector<T>, 6, 2>("generic", 96, 256, 384);
+  switch (active_isa()) {
+    case CpuIsa::Avx512: {
+      static const GemmMicroKernel<T> avx512 = gemm_micro_kernel_avx512<T>();
+      return avx512;
+    }
+    case CpuIsa::Avx2: {
+      static const GemmMicroKernel<T> avx2 = gemm_micro_kernel_avx2<T>();
+      return avx2;
+    }
+    case CpuIsa::Generic: break;
+  }
+  return generic;
+}
+
+// Note [GEMM threading]
+// Version 5 gives each thread one rectangle of C and runs version 4's loops on it with the
+// thread's own packing buffers: no synchronisation inside the product. With t threads C is
+// cut into tm x tn rectangles (tm * tn = t) whose sides are multiples of MR and NR, and
+// the split that leaves the largest rectangle smallest wins (rows on a tie): 1024 x 1024
+// on 2 threads is two 512 x 1024 halves; the MLP's 128 x 256 (14 x 32 tiles) is two
+// 128 x 128 halves rather than 70 + 58 rows. A thread needs kMinFlopsPerThread of work,
+// or the product runs on fewer threads (waking a sleeping OpenMP thread costs tens of
+// microseconds with OMP_WAIT_POLICY=passive).
+constexpr double kMinFlopsPerThread = 4e6;
+
+template <typename T>
+void gemm_kernel45(int threads, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                   int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const GemmMicroKernel<T>& uk = active_micro_kernel<T>();
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  threads = int(std::max<double>(1, std::min<double>(threads, flops / kMinFlopsPerThread)));
+  int64_t best_tm = 1, best_area = -1;
+  for (int64_t tm = threads; tm >= 1; --tm) {
+    if (threads % tm != 0) continue;
+    const int64_t tn = threads / tm;
+    const int64_t area = round_up(ceil_div(m, tm), uk.mr) * round_up(ceil_div(n, tn), uk.nr);
+    if (best_area < 0 || area < best_area) best_area = area, best_tm = tm;
+  }
+  const int64_t tm = best_tm, tn = threads / best_tm;
+  const int64_t rows = round_up(ceil_div(m, tm), uk.mr), cols = round_up(ceil_div(n, tn), uk.nr);
+  parallel_for(0, threads, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t i0 = (t / tn) * rows, j0 = (t % tn) * cols;
+      if (i0 >= m || j0 >= n) continue;
+      gemm_packed_block(uk, trans_a, trans_b, i0, std::min(m, i0 + rows), j0, std::min(n, j0 + cols), k, alpha, a, lda,
+                        b, ldb, beta, c, ldc);
+    }
+  });
+}
+
 }  // namespace
 
 const char* gemm_variant_name(int version) {
@@ -254,6 +448,8 @@ const char* gemm_variant_name(int version) {
     case 1: return "gemm_kernel1";
     case 2: return "gemm_kernel2";
     case 3: return "gemm_kernel3";
+    case 4: return "gemm_kernel4";
+    case 5: return "gemm_kernel5";
     default: return "gemm_kernel?";
   }
 }
@@ -273,18 +469,20 @@ void gemm_variant(int version, bool trans_a, bool trans_b, int64_t m, int64_t n,
   switch (version) {
     case 1: gemm_kernel1(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
     case 2: gemm_kernel2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
-    default: gemm_kernel3(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
+    case 3: gemm_kernel3(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
+    case 4: gemm_kernel45(1, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
+    default: gemm_kernel45(num_threads(), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
   }
 }
 
-// Version 3, except where its MR x NR micro-tile is mostly padding (BM_GemmVector
-// measures these): a 1 x 1 C (a dot product) would use 1 of its 48 lanes, on one thread;
-// the naive loop is 8x faster. A one-row C (vector @ matrix) streams op(B) once, which
-// version 2's axpy over contiguous rows of B does at about twice version 3's rate.
+// Version 5, except where its MR x NR micro-tile is mostly padding (BM_GemmVector
+// measures these): a 1 x 1 C (a dot product) would use 1 of its lanes, on one thread;
+// the naive loop is faster. A one-row C (vector @ matrix) streams op(B) once, which
+// version 2's axpy over contiguous rows of B does faster.
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
           int64_t ldb, T beta, T* c, int64_t ldc) {
-  int version = 3;
+  int version = 5;
   if (m == 1 && n == 1) {
     version = 1;
   } else if (m == 1 && !trans_b) {

@@ -21,8 +21,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
 
 // The named variants, 1..kNumGemmVariants (1 is the naive reference); gemm() runs the
 // best of them. Same arguments and contract as gemm().
-constexpr int kNumGemmVariants = 3;
-const char* gemm_variant_name(int version);  // "gemm_kernel3", ...
+constexpr int kNumGemmVariants = 5;
+const char* gemm_variant_name(int version);  // "gemm_kernel1" .. "gemm_kernel5"
 template <typename T>
 void gemm_variant(int version, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                   int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);

@@ -1,7 +1,8 @@
 // The CPU GEMM ladder (ops/cpu/gemm.cpp): every variant against gemm_kernel1, the naive
-// reference, on awkward shapes (1, primes, non-multiples of the tile sizes, several
-// panels of k), all four transpositions, padded leading dimensions, and the alpha/beta
-// cases (beta 0 with NaN in C, beta 1, alpha 2).
+// reference, on awkward shapes (1, primes, non-multiples of the micro-tiles and of the
+// cache blocks), all four transpositions, padded leading dimensions, and the alpha/beta
+// cases (beta 0 with NaN in C, beta 1, alpha 2); the SIMD variants once per ISA path the
+// CPU has (ops/cpu/cpu_features.h).
 #include <cmath>
 #include <limits>
 #include <random>
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "ops/cpu/cpu_features.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/parallel.h"
 
@@ -23,13 +25,23 @@ struct GemmShape {
   int64_t m, n, k;
 };
 
-// 1s, primes, one below/above the micro-tile (6 x 8) and macro-tile (96 x 256, depth 256)
-// sizes, and shapes spanning several tiles and panels of k.
+// 1s, primes, one below/above the micro-tiles (6 x 8 portable; 6 x 16 AVX2; 14 x 32 and
+// 14 x 16 AVX-512) and the cache blocks (depth 256 and 384, rows 96 and 336, columns
+// 256 and 384), and shapes spanning several tiles and panels of k; then 40 shapes drawn
+// from sizes around those tiles.
 const std::vector<GemmShape>& awkward_shapes() {
-  static const std::vector<GemmShape> shapes = {
-      {1, 1, 1},  {1, 7, 13},    {7, 1, 13},     {13, 7, 1},     {7, 13, 31},   {31, 7, 13}, {5, 7, 9},
-      {6, 8, 16}, {12, 16, 257}, {97, 255, 129}, {129, 67, 257}, {5, 300, 513}, {200, 3, 5}, {95, 257, 255},
-  };
+  static const std::vector<GemmShape> shapes = [] {
+    std::vector<GemmShape> s = {
+        {1, 1, 1},    {1, 7, 13},     {7, 1, 13},     {13, 7, 1},     {7, 13, 31},   {31, 7, 13},
+        {5, 7, 9},    {6, 8, 16},     {14, 32, 16},   {15, 33, 385},  {12, 16, 257}, {97, 255, 129},
+        {129, 67, 257}, {5, 300, 513}, {200, 3, 5},   {95, 257, 255}, {337, 385, 9}, {28, 64, 770},
+    };
+    const int64_t sizes[] = {1, 2, 3, 5, 7, 15, 17, 31, 33, 64, 97, 130};
+    std::mt19937 gen(2026);
+    std::uniform_int_distribution<int> pick(0, 11);
+    for (int i = 0; i < 40; ++i) s.push_back({sizes[pick(gen)], sizes[pick(gen)], sizes[pick(gen)]});
+    return s;
+  }();
   return shapes;
 }
 
@@ -117,16 +129,80 @@ void expect_variant_matches_reference(int version, bool ta, bool tb, GemmShape s
 }
 
 template <typename T>
-void check_all_variants() {
-  for (int version = 2; version <= cpu::kNumGemmVariants; ++version)
+void check_variants(int first, int last) {
+  for (int version = first; version <= last; ++version)
     for (bool ta : {false, true})
       for (bool tb : {false, true})
         for (const GemmShape& s : awkward_shapes())
           for (const AlphaBeta& ab : alpha_betas()) expect_variant_matches_reference<T>(version, ta, tb, s, ab);
 }
 
-TEST(Gemm, EveryVariantMatchesNaiveOnAwkwardShapesFloat) { check_all_variants<float>(); }
-TEST(Gemm, EveryVariantMatchesNaiveOnAwkwardShapesDouble) { check_all_variants<double>(); }
+// Versions 2 and 3 are portable C++ and do not depend on the ISA.
+TEST(Gemm, PortableVariantsMatchNaiveOnAwkwardShapesFloat) { check_variants<float>(2, 3); }
+TEST(Gemm, PortableVariantsMatchNaiveOnAwkwardShapesDouble) { check_variants<double>(2, 3); }
+
+// Versions 4 and 5 (and gemm(), which runs 5) once per ISA path: Generic, Avx2, Avx512,
+// each skipped on a CPU without it.
+class GemmIsa : public ::testing::TestWithParam<cpu::CpuIsa> {
+ protected:
+  void SetUp() override {
+    if (int(GetParam()) > int(cpu::detected_isa())) {
+      GTEST_SKIP() << "this CPU has no " << cpu::isa_name(GetParam()) << " (it has up to "
+                   << cpu::isa_name(cpu::detected_isa()) << ")";
+    }
+    before_ = cpu::active_isa();
+    cpu::set_active_isa(GetParam());
+  }
+  void TearDown() override {
+    if (int(GetParam()) <= int(cpu::detected_isa())) cpu::set_active_isa(before_);
+  }
+
+ private:
+  cpu::CpuIsa before_ = cpu::CpuIsa::Generic;
+};
+
+TEST_P(GemmIsa, SimdVariantsMatchNaiveOnAwkwardShapesFloat) { check_variants<float>(4, cpu::kNumGemmVariants); }
+TEST_P(GemmIsa, SimdVariantsMatchNaiveOnAwkwardShapesDouble) { check_variants<double>(4, cpu::kNumGemmVariants); }
+
+// Several cache blocks in every direction (m > 336, n > 384, k > 384), one thread and all.
+TEST_P(GemmIsa, SeveralCacheBlocksInEveryDirection) {
+  for (int version = 4; version <= cpu::kNumGemmVariants; ++version) {
+    expect_variant_matches_reference<float>(version, false, true, {345, 777, 401}, {2.0, -0.5});
+    expect_variant_matches_reference<double>(version, true, false, {345, 400, 390}, {1.0, 0.0});
+  }
+}
+
+TEST_P(GemmIsa, ManyMacroTilesAcrossThreads) {
+  for (int version = 2; version <= cpu::kNumGemmVariants; ++version)
+    expect_variant_matches_reference<float>(version, false, false, {300, 530, 300}, {1.0, 1.0});
+}
+
+// The MLP's three products (forward, dinput, dweight) on one thread and on all.
+TEST_P(GemmIsa, MlpShapesOnOneThreadAndAll) {
+  const int before = cpu::num_threads();
+  for (int threads : {1, before}) {
+    cpu::set_num_threads(threads);
+    expect_variant_matches_reference<float>(5, false, true, {128, 256, 784}, {1.0, 0.0});
+    expect_variant_matches_reference<float>(5, false, false, {128, 784, 256}, {1.0, 0.0});
+    expect_variant_matches_reference<float>(5, true, false, {256, 784, 128}, {1.0, 1.0});
+  }
+  cpu::set_num_threads(before);
+}
+
+// More threads than rows or columns of micro-tiles: the extra threads get nothing.
+TEST_P(GemmIsa, MoreThreadsThanTiles) {
+  const int before = cpu::num_threads();
+  cpu::set_num_threads(7);
+  expect_variant_matches_reference<float>(5, false, false, {9, 20, 3000}, {1.0, 0.0});
+  expect_variant_matches_reference<double>(5, true, true, {600, 5, 700}, {2.0, 0.5});
+  cpu::set_num_threads(before);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cpu, GemmIsa,
+                         ::testing::Values(cpu::CpuIsa::Generic, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512),
+                         [](const ::testing::TestParamInfo<cpu::CpuIsa>& isa) {
+                           return std::string(cpu::isa_name(isa.param));
+                         });
 
 TEST(Gemm, EveryVariantMatchesNaiveOnOneThread) {
   int before = cpu::num_threads();
@@ -134,11 +210,6 @@ TEST(Gemm, EveryVariantMatchesNaiveOnOneThread) {
   for (int version = 2; version <= cpu::kNumGemmVariants; ++version)
     expect_variant_matches_reference<float>(version, false, true, {129, 67, 257}, {2.0, 0.0});
   cpu::set_num_threads(before);
-}
-
-TEST(Gemm, ManyMacroTilesAcrossThreads) {
-  for (int version = 2; version <= cpu::kNumGemmVariants; ++version)
-    expect_variant_matches_reference<float>(version, false, false, {300, 530, 300}, {1.0, 1.0});
 }
 
 // gemm() picks a variant by shape (1 for a dot product, 2 for a row vector): same results.
@@ -198,6 +269,7 @@ TEST(Gemm, UnknownVariantIsAnError) {
   }
   EXPECT_STREQ(cpu::gemm_variant_name(1), "gemm_kernel1");
   EXPECT_STREQ(cpu::gemm_variant_name(3), "gemm_kernel3");
+  EXPECT_STREQ(cpu::gemm_variant_name(5), "gemm_kernel5");
 }
 
 }  // namespace

@@ -1,0 +1,21 @@
+// This machine's measured limits, for benchmarks that report a fraction of them: the
+// float32 FMA peak (per thread and on all OpenMP threads) and the memory bandwidth. Each
+// is measured on first use and cached for the process (bench/peak_bench.cpp).
+#pragma once
+
+namespace kiln::bench {
+
+// float32 GFLOP/s of independent FMA chains held in registers (the widest vectors the CPU
+// has: AVX-512, AVX2 + FMA, or 16-byte vectors), on `threads` OpenMP threads at once.
+// float64's peak is half of it (the same vectors hold half as many values). Measured
+// once per thread count (about 0.2 s).
+double fma_peak_gflops(int threads);
+
+// GB/s of copy (b = a: 8 bytes moved per float) and triad (a = b + s * c: 12 bytes) over
+// 256 MB arrays on all OpenMP threads, best of a few passes; measured once (about 2 s).
+struct MemoryBandwidth {
+  double copy_gbs, triad_gbs;
+};
+const MemoryBandwidth& memory_bandwidth();
+
+}  // namespace kiln::bench

@@ -1,0 +1,185 @@
+// Internal to the GEMM (ops/cpu/gemm*.cpp): the packing routines and the register-blocked
+// micro-kernel, written once as templates over a small SIMD interface and compiled once
+// per ISA (gemm.cpp: generic, gemm_avx2.cpp, gemm_avx512.cpp). See Note [GEMM micro-kernels].
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace kiln::cpu {
+
+// Note [GEMM micro-kernels]
+// The packed GEMM (versions 4 and 5 in ops/cpu/gemm.cpp) multiplies an MR x kc panel of
+// op(A) by a kc x NR panel of op(B), both packed (Note [GEMM packing]), keeping the
+// MR x NR block of C in registers: MR rows of NR / lanes vectors. Each step p of the
+// panel depth loads NR / lanes vectors of B's row p, broadcasts the MR values of A's
+// column p and does MR * NR / lanes fused multiply-adds, so the loads are a small part
+// of the work and every register is in use:
+//   AVX-512 float 14 x 32 (28 accumulators, 2 B vectors, 1 broadcast: 31 of 32 zmm)
+//   AVX-512 double 14 x 16, AVX2 float 6 x 16 and double 6 x 8 (12 of 16 ymm + 3),
+//   generic float 6 x 8 and double 6 x 4 (two 16-byte vectors per row, 12 of 16 xmm).
+// Each ISA file fills a GemmMicroKernel with its shape, its cache blocking (kMC, kKC,
+// kNC: see the ISA file for why those numbers) and three function pointers; gemm.cpp
+// chooses one from active_isa() at run time, so no -m flag leaks into the rest of kiln.
+//
+// NOTE: everything below sits in an unnamed namespace on purpose: each ISA file compiles
+// its own copy with its own -m flags, and a shared (inline, external) copy would let the
+// linker keep the AVX-512 one for everybody. For the same reason this code calls no
+// standard-library templates.
+
+// Note [GEMM packing]
+// pack_a copies op(A)[i0 : i0 + mc, p0 : p0 + kc] into ceil(mc / MR) panels, each kc
+// steps of MR values (the panel's column p, top to bottom), the last panel padded with
+// zero rows. pack_b copies op(B)[p0 : p0 + kc, j0 : j0 + nc] into ceil(nc / NR) panels,
+// each kc steps of NR values (the panel's row p), the last padded with zero columns. The
+// transposition is resolved here: the micro-kernel only ever sees packed panels. The
+// outputs are 64-byte aligned, and so is every panel (MR * kc and NR * kc values with
+// NR a multiple of the vector width).
+template <typename T>
+struct GemmMicroKernel {
+  const char* isa;       // "generic", "avx2", "avx512"
+  int mr, nr;            // the register block of C
+  int64_t mc, kc, nc;    // the cache blocks: A block mc x kc, B block kc x nc
+  void (*pack_a)(bool trans_a, const T* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* out);
+  void (*pack_b)(bool trans_b, const T* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, T* out);
+  // c[0:mr, 0:nr] (leading dimension ldc) = alpha * ap^T bp + beta * c, where ap is a
+  // packed (kc, mr) panel and bp a packed (kc, nr) one; beta == 0 does not read c.
+  void (*kernel)(int64_t kc, const T* ap, const T* bp, T alpha, T beta, T* c, int64_t ldc);
+};
+
+// Defined in gemm_avx512.cpp and gemm_avx2.cpp; call only when active_isa() allows.
+template <typename T>
+GemmMicroKernel<T> gemm_micro_kernel_avx512();
+template <typename T>
+GemmMicroKernel<T> gemm_micro_kernel_avx2();
+
+namespace {
+
+inline int64_t gemm_min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// See Note [GEMM packing].
+template <typename T, int MR>
+void gemm_pack_a(bool trans_a, const T* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* out) {
+  for (int64_t ir = 0; ir < mc; ir += MR, out += MR * kc) {
+    const int64_t rows = gemm_min(MR, mc - ir);
+    if (trans_a) {  // op(A)(i, p) = a[p * lda + i]: column p of the panel is contiguous
+      const T* src = a + p0 * lda + i0 + ir;
+      for (int64_t p = 0; p < kc; ++p, src += lda) {
+        T* dst = out + p * MR;
+        if (rows == MR) {
+          std::memcpy(dst, src, sizeof(T) * MR);
+        } else {
+          for (int i = 0; i < MR; ++i) dst[i] = i < rows ? src[i] : T(0);
+        }
+      }
+    } else {  // op(A)(i, p) = a[i * lda + p]: MR rows read side by side
+      const T* src = a + (i0 + ir) * lda + p0;
+      if (rows == MR) {
+        for (int64_t p = 0; p < kc; ++p) {
+#pragma GCC unroll 16
+          for (int i = 0; i < MR; ++i) out[p * MR + i] = src[i * lda + p];
+        }
+      } else {
+        for (int64_t p = 0; p < kc; ++p) {
+          for (int i = 0; i < MR; ++i) out[p * MR + i] = i < rows ? src[i * lda + p] : T(0);
+        }
+      }
+    }
+  }
+}
+
+// See Note [GEMM packing].
+template <typename T, int NR>
+void gemm_pack_b(bool trans_b, const T* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, T* out) {
+  for (int64_t jr = 0; jr < nc; jr += NR, out += NR * kc) {
+    const int64_t cols = gemm_min(NR, nc - jr);
+    if (!trans_b) {  // op(B)(p, j) = b[p * ldb + j]: row p of the panel is contiguous
+      const T* src = b + p0 * ldb + j0 + jr;
+      for (int64_t p = 0; p < kc; ++p, src += ldb) {
+        T* dst = out + p * NR;
+        if (cols == NR) {
+          std::memcpy(dst, src, sizeof(T) * NR);
+        } else {
+          for (int j = 0; j < NR; ++j) dst[j] = j < cols ? src[j] : T(0);
+        }
+      }
+    } else {  // op(B)(p, j) = b[j * ldb + p]: a transpose, NR rows of b read side by side
+      const T* src = b + (j0 + jr) * ldb + p0;
+      if (cols == NR) {
+        for (int64_t p = 0; p < kc; ++p) {
+#pragma GCC unroll 32
+          for (int j = 0; j < NR; ++j) out[p * NR + j] = src[j * ldb + p];
+        }
+      } else {
+        for (int64_t p = 0; p < kc; ++p) {
+          for (int j = 0; j < NR; ++j) out[p * NR + j] = j < cols ? src[j * ldb + p] : T(0);
+        }
+      }
+    }
+  }
+}
+
+// The micro-kernel of Note [GEMM micro-kernels]: MR rows of NV vectors of V::kLanes
+// values. V is the ISA's vector interface: a register type `Reg`, kLanes, and zero,
+// load (aligned), loadu/storeu (unaligned), broadcast, fmadd(a, b, c) = a * b + c, mul.
+// ap: (kc, MR) packed, bp: (kc, NV * kLanes) packed, c: (MR, NV * kLanes), row stride ldc.
+template <typename V, int MR, int NV>
+void gemm_micro_kernel(int64_t kc, const typename V::Scalar* ap, const typename V::Scalar* bp,
+                       typename V::Scalar alpha, typename V::Scalar beta, typename V::Scalar* c, int64_t ldc) {
+  using T = typename V::Scalar;
+  using Reg = typename V::Reg;
+  constexpr int NR = NV * V::kLanes;
+  Reg acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+  }
+  // The C block is needed only after the loop: start fetching it now.
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + NR - 1, 1);
+  }
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kc; ++p) {
+    Reg b[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) b[j] = V::load(bp + j * V::kLanes);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const Reg ai = V::broadcast(ap + i);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = V::fmadd(ai, b[j], acc[i][j]);
+    }
+    ap += MR;
+    bp += NR;
+  }
+  const Reg alpha_v = V::broadcast(&alpha), beta_v = V::broadcast(&beta);
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    T* row = c + i * ldc;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      T* at = row + j * V::kLanes;
+      if (beta == T(0)) {
+        V::storeu(at, V::mul(alpha_v, acc[i][j]));
+      } else if (beta == T(1)) {
+        V::storeu(at, V::fmadd(alpha_v, acc[i][j], V::loadu(at)));
+      } else {
+        V::storeu(at, V::fmadd(alpha_v, acc[i][j], V::mul(beta_v, V::loadu(at))));
+      }
+    }
+  }
+}
+
+// A GemmMicroKernel for the vector interface V with an MR x (NV * lanes) register block.
+template <typename V, int MR, int NV>
+GemmMicroKernel<typename V::Scalar> make_gemm_micro_kernel(const char* isa, int64_t mc, int64_t kc, int64_t nc) {
+  using T = typename V::Scalar;
+  constexpr int NR = NV * V::kLanes;
+  return {isa, MR, NR, mc, kc, nc, &gemm_pack_a<T, MR>, &gemm_pack_b<T, NR>, &gemm_micro_kernel<V, MR, NV>};
+}
+
+}  // namespace
+}  // namespace kiln::cpu
