@@ -1,0 +1,455 @@
+// PNG decoding and encoding through libpng, JPEG decoding through stb_image, and the
+// checks that keep a hostile file from doing harm. The API is in nn/data/image.h; see
+// Note [libpng errors] for how libpng's longjmp-based errors become kiln::Errors.
+#include "nn/data/image.h"
+
+#include <fcntl.h>
+#include <png.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "core/error.h"
+#include "core/factory.h"
+
+// stb_image: JPEG only, decoding from memory only (we read files ourselves), and no
+// dimension above JPEG's own limit of 65535.
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_JPEG
+#define STBI_NO_STDIO
+#define STBI_NO_LINEAR
+#define STBI_NO_HDR
+#define STBI_MAX_DIMENSIONS 65535
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wshadow=local"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#include <stb_image.h>
+#pragma GCC diagnostic pop
+
+namespace kiln::nn::data {
+
+namespace {
+
+// The largest decoded image accepted (bytes of H * W * C), and the largest file read.
+constexpr uint64_t kMaxImageBytes = uint64_t(1) << 31;
+constexpr uint64_t kMaxFileBytes = uint64_t(1) << 30;
+
+constexpr unsigned char kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+
+int target_channels(ImageReadMode mode) {
+  switch (mode) {
+    case ImageReadMode::Gray: return 1;
+    case ImageReadMode::GrayAlpha: return 2;
+    case ImageReadMode::RGB: return 3;
+    case ImageReadMode::RGBAlpha: return 4;
+    case ImageReadMode::Unchanged: break;
+  }
+  return 0;
+}
+
+void check_image_size(uint64_t width, uint64_t height, uint64_t channels, const std::string& where) {
+  KILN_CHECK(width > 0 && height > 0, where, ": image has no pixels (", width, " x ", height, ")");
+  KILN_CHECK(width * height <= kMaxImageBytes && width * height * channels <= kMaxImageBytes, where, ": image of ",
+             width, " x ", height, " x ", channels, " bytes is larger than the limit of 2^31 bytes");
+}
+
+// Decoders write height rows of width * channels bytes; the tensor is [C, H, W].
+Tensor hwc_to_chw(const Tensor& hwc) { return hwc.permute({2, 0, 1}).contiguous(); }
+
+// ---- PNG ----
+
+// Note [libpng errors]
+// libpng reports an error by calling our error callback, which must not return: it
+// copies the message into a plain buffer and longjmps back to the setjmp of the libpng
+// call in progress. A longjmp skips destructors, so every function that calls setjmp
+// (png_read_layout, png_read_pixels, png_write_image) is C-like: its locals are plain
+// values, it allocates nothing, and it only reports true or false. The C++ callers own
+// the png structs (PngReader, PngWriter) and the tensors, and turn false into a
+// kiln::Error with the saved message. libpng's warnings (a bad CRC in an ancillary
+// chunk, an unknown chunk) are ignored: such chunks are dropped and decoding goes on.
+
+struct PngMessage {
+  char text[256] = "";
+};
+
+void png_error_callback(png_structp png, png_const_charp message) {
+  auto* saved = static_cast<PngMessage*>(png_get_error_ptr(png));
+  std::snprintf(saved->text, sizeof saved->text, "%s", message);
+  png_longjmp(png, 1);
+}
+
+void png_warning_callback(png_structp, png_const_charp) {}
+
+struct PngSource {
+  const uint8_t* data;
+  size_t size;
+  size_t pos;
+};
+
+void png_read_callback(png_structp png, png_bytep out, size_t n) {
+  auto* source = static_cast<PngSource*>(png_get_io_ptr(png));
+  if (n > source->size - source->pos) png_error(png, "file is truncated");
+  std::memcpy(out, source->data + source->pos, n);
+  source->pos += n;
+}
+
+// What the decoder will deliver once its transformations are set up.
+struct PngLayout {
+  uint32_t width = 0, height = 0;
+  int channels = 0;  // after the transformations
+  int expected_channels = 0;
+  int bit_depth = 0;
+  int passes = 1;
+  size_t rowbytes = 0;
+};
+
+// Reads the header and asks libpng for 8-bit samples in the channels of `mode`.
+// C-like, see Note [libpng errors].
+bool png_read_layout(png_structp png, png_infop info, ImageReadMode mode, PngLayout* layout) {
+  if (setjmp(png_jmpbuf(png))) return false;
+  png_read_info(png, info);
+  png_uint_32 width = 0, height = 0;
+  int bit_depth = 0, color_type = 0, interlace = 0;
+  png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, &interlace, nullptr, nullptr);
+  bool palette = color_type == PNG_COLOR_TYPE_PALETTE;
+  bool has_color = (color_type & PNG_COLOR_MASK_COLOR) != 0;
+  bool has_alpha = (color_type & PNG_COLOR_MASK_ALPHA) != 0 || (palette && png_get_valid(png, info, PNG_INFO_tRNS));
+  if (palette) png_set_palette_to_rgb(png);  // and a tRNS chunk to alpha
+  if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+  if (bit_depth == 16) png_set_strip_16(png);
+  // torchvision's gray weights; libpng takes red and green and derives blue.
+  constexpr double kRed = 0.2989, kGreen = 0.587;
+  constexpr png_uint_32 kOpaque = 0xFFFF;  // the filler's low byte is used for 8-bit samples
+  switch (mode) {
+    case ImageReadMode::Unchanged: break;
+    case ImageReadMode::Gray:
+      if (has_alpha) png_set_strip_alpha(png);
+      if (has_color) png_set_rgb_to_gray(png, PNG_ERROR_ACTION_NONE, kRed, kGreen);
+      has_color = has_alpha = false;
+      break;
+    case ImageReadMode::GrayAlpha:
+      if (has_color) png_set_rgb_to_gray(png, PNG_ERROR_ACTION_NONE, kRed, kGreen);
+      if (!has_alpha) png_set_add_alpha(png, kOpaque, PNG_FILLER_AFTER);
+      has_color = false, has_alpha = true;
+      break;
+    case ImageReadMode::RGB:
+      if (!has_color) png_set_gray_to_rgb(png);
+      if (has_alpha) png_set_strip_alpha(png);
+      has_color = true, has_alpha = false;
+      break;
+    case ImageReadMode::RGBAlpha:
+      if (!has_color) png_set_gray_to_rgb(png);
+      if (!has_alpha) png_set_add_alpha(png, kOpaque, PNG_FILLER_AFTER);
+      has_color = has_alpha = true;
+      break;
+  }
+  layout->passes = png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  layout->width = png_get_image_width(png, info);
+  layout->height = png_get_image_height(png, info);
+  layout->channels = png_get_channels(png, info);
+  layout->expected_channels = (has_color ? 3 : 1) + (has_alpha ? 1 : 0);
+  layout->bit_depth = png_get_bit_depth(png, info);
+  layout->rowbytes = png_get_rowbytes(png, info);
+  return true;
+}
+
+// Decodes every row (each Adam7 pass fills in its pixels of the same rows) and reads
+// the chunks after the image data, so their CRCs are checked too. C-like, see Note
+// [libpng errors].
+bool png_read_pixels(png_structp png, png_infop info, uint8_t* pixels, const PngLayout* layout) {
+  if (setjmp(png_jmpbuf(png))) return false;
+  for (int pass = 0; pass < layout->passes; ++pass)
+    for (uint32_t y = 0; y < layout->height; ++y) png_read_row(png, pixels + size_t(y) * layout->rowbytes, nullptr);
+  png_read_end(png, info);
+  return true;
+}
+
+class PngReader {
+ public:
+  explicit PngReader(const std::string& where) {
+    png_ = png_create_read_struct(PNG_LIBPNG_VER_STRING, &message_, png_error_callback, png_warning_callback);
+    KILN_CHECK(png_ != nullptr, where, ": libpng could not create a read struct");
+    info_ = png_create_info_struct(png_);
+    KILN_CHECK(info_ != nullptr, where, ": libpng could not create an info struct");
+  }
+  ~PngReader() { png_destroy_read_struct(&png_, info_ ? &info_ : nullptr, nullptr); }
+  PngReader(const PngReader&) = delete;
+  PngReader& operator=(const PngReader&) = delete;
+
+  png_structp png() const { return png_; }
+  png_infop info() const { return info_; }
+  const char* message() const { return message_.text; }
+
+ private:
+  PngMessage message_;
+  png_structp png_ = nullptr;
+  png_infop info_ = nullptr;
+};
+
+Tensor decode_png(const uint8_t* data, size_t size, ImageReadMode mode, const std::string& where) {
+  PngReader reader(where);
+  PngSource source{data, size, 0};
+  png_set_read_fn(reader.png(), &source, png_read_callback);
+  PngLayout layout;
+  KILN_CHECK(png_read_layout(reader.png(), reader.info(), mode, &layout), where, ": invalid PNG: ", reader.message());
+  KILN_CHECK(layout.bit_depth == 8 && layout.channels == layout.expected_channels &&
+                 layout.rowbytes == size_t(layout.width) * size_t(layout.channels),
+             where, ": PNG decoder delivered ", layout.channels, " channels of ", layout.bit_depth,
+             " bits, expected ", layout.expected_channels, " of 8");
+  check_image_size(layout.width, layout.height, uint64_t(layout.channels), where);
+  Tensor hwc = empty({int64_t(layout.height), int64_t(layout.width), int64_t(layout.channels)}, kUInt8);
+  KILN_CHECK(png_read_pixels(reader.png(), reader.info(), hwc.data_ptr<uint8_t>(), &layout), where,
+             ": invalid PNG: ", reader.message());
+  return hwc_to_chw(hwc);
+}
+
+// A growable byte buffer in plain malloc'd memory, so that the write callback can fail
+// with png_error instead of throwing through libpng's C frames.
+struct PngSink {
+  uint8_t* data = nullptr;
+  size_t size = 0, capacity = 0;
+};
+
+void png_write_callback(png_structp png, png_bytep bytes, size_t n) {
+  auto* sink = static_cast<PngSink*>(png_get_io_ptr(png));
+  if (n > sink->capacity - sink->size) {
+    size_t capacity = sink->capacity ? sink->capacity : 4096;
+    while (capacity - sink->size < n) capacity *= 2;
+    void* grown = std::realloc(sink->data, capacity);
+    if (grown == nullptr) png_error(png, "out of memory");
+    sink->data = static_cast<uint8_t*>(grown);
+    sink->capacity = capacity;
+  }
+  std::memcpy(sink->data + sink->size, bytes, n);
+  sink->size += n;
+}
+
+void png_flush_callback(png_structp) {}
+
+// pixels: (H, W, C) contiguous. C-like, see Note [libpng errors].
+bool png_write_image(png_structp png, png_infop info, const uint8_t* pixels, uint32_t height, uint32_t width,
+                     int channels) {
+  if (setjmp(png_jmpbuf(png))) return false;
+  const int color_types[] = {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                             PNG_COLOR_TYPE_RGB_ALPHA};
+  png_set_IHDR(png, info, width, height, 8, color_types[channels - 1], PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  for (uint32_t y = 0; y < height; ++y) png_write_row(png, pixels + size_t(y) * width * size_t(channels));
+  png_write_end(png, nullptr);
+  return true;
+}
+
+class PngWriter {
+ public:
+  PngWriter() {
+    png_ = png_create_write_struct(PNG_LIBPNG_VER_STRING, &message_, png_error_callback, png_warning_callback);
+    KILN_CHECK(png_ != nullptr, "encode_png: libpng could not create a write struct");
+    info_ = png_create_info_struct(png_);
+    KILN_CHECK(info_ != nullptr, "encode_png: libpng could not create an info struct");
+  }
+  ~PngWriter() {
+    png_destroy_write_struct(&png_, info_ ? &info_ : nullptr);
+    std::free(sink_.data);
+  }
+  PngWriter(const PngWriter&) = delete;
+  PngWriter& operator=(const PngWriter&) = delete;
+
+  png_structp png() const { return png_; }
+  png_infop info() const { return info_; }
+  PngSink& sink() { return sink_; }
+  const char* message() const { return message_.text; }
+
+ private:
+  PngMessage message_;
+  PngSink sink_;
+  png_structp png_ = nullptr;
+  png_infop info_ = nullptr;
+};
+
+// ---- JPEG ----
+
+// Walks the marker segments of a JPEG (skipping the entropy-coded data after each
+// start-of-scan) up to the end-of-image marker, and checks what stb_image 2.27 takes on
+// trust. Returns what is wrong, or nullptr. Without this walk:
+// - a truncated file decodes, stb_image reading the missing scan data as zeros;
+// - a Huffman table (DHT) whose 16 code counts add up to more than 256 overruns the
+//   decoder's 257-entry size array.
+const char* check_jpeg_structure(const uint8_t* data, size_t size) {
+  size_t pos = 2;  // after SOI
+  bool in_scan = false;
+  while (true) {
+    if (in_scan) {  // the next marker: FF followed by neither 00 (a stuffed FF) nor a restart marker
+      while (pos + 1 < size &&
+             !(data[pos] == 0xFF && data[pos + 1] != 0x00 && data[pos + 1] != 0xFF &&
+               !(data[pos + 1] >= 0xD0 && data[pos + 1] <= 0xD7)))
+        ++pos;
+      if (pos + 1 >= size) return "the file is truncated (no end-of-image marker)";
+      in_scan = false;
+    }
+    if (pos >= size) return "the file is truncated (no end-of-image marker)";
+    if (data[pos] != 0xFF) return "the headers are truncated or corrupt";
+    while (pos < size && data[pos] == 0xFF) ++pos;  // the marker's FF and any fill bytes
+    if (pos >= size) return "the file is truncated (no end-of-image marker)";
+    uint8_t marker = data[pos++];
+    if (marker == 0xD9) return nullptr;  // EOI
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length
+    if (size - pos < 2) return "the headers are truncated or corrupt";
+    size_t length = (size_t(data[pos]) << 8) | data[pos + 1];
+    if (length < 2 || length > size - pos) return "the headers are truncated or corrupt";
+    if (marker == 0xC4) {  // DHT: tables of (class/id byte, 16 counts, the codes' symbols)
+      for (size_t p = pos + 2, end = pos + length; p < end;) {
+        if (end - p < 17) return "a Huffman table is truncated";
+        size_t codes = 0;
+        for (size_t k = 1; k <= 16; ++k) codes += data[p + k];
+        if (codes > 256) return "a Huffman table has more than 256 codes";
+        p += 17 + codes;
+        if (p > end) return "a Huffman table is truncated";
+      }
+    }
+    pos += length;
+    in_scan = marker == 0xDA;  // SOS
+  }
+}
+
+Tensor decode_jpeg(const uint8_t* data, size_t size, ImageReadMode mode, const std::string& where) {
+  KILN_CHECK(size <= size_t(INT_MAX), where, ": JPEG of ", size, " bytes is too large");
+  const char* problem = check_jpeg_structure(data, size);
+  KILN_CHECK(problem == nullptr, where, ": invalid JPEG: ", problem);
+  int width = 0, height = 0, file_channels = 0;
+  KILN_CHECK(stbi_info_from_memory(data, int(size), &width, &height, &file_channels), where,
+             ": invalid JPEG: ", stbi_failure_reason());
+  int channels = mode == ImageReadMode::Unchanged ? file_channels : target_channels(mode);
+  KILN_CHECK(channels >= 1 && channels <= 4, where, ": invalid JPEG: ", file_channels, " channels");
+  check_image_size(uint64_t(width), uint64_t(height), uint64_t(channels), where);
+  int got_width = 0, got_height = 0, got_channels = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+      stbi_load_from_memory(data, int(size), &got_width, &got_height, &got_channels, channels), stbi_image_free);
+  KILN_CHECK(pixels != nullptr, where, ": invalid JPEG: ", stbi_failure_reason());
+  KILN_CHECK(got_width == width && got_height == height, where, ": invalid JPEG: header says ", width, " x ", height,
+             ", decoder gave ", got_width, " x ", got_height);
+  Tensor hwc = from_blob(pixels.get(), {height, width, channels}, kUInt8, kUInt8);
+  return hwc_to_chw(hwc);
+}
+
+// ---- files ----
+
+Tensor decode(const uint8_t* data, size_t size, ImageReadMode mode, const std::string& where) {
+  if (size >= 8 && std::memcmp(data, kPngSignature, 8) == 0) return decode_png(data, size, mode, where);
+  if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) return decode_jpeg(data, size, mode, where);
+  KILN_FAIL(where, ": not a PNG or JPEG file (unrecognised signature)");
+}
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::vector<uint8_t> read_file(const std::string& path, const std::string& where) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  KILN_CHECK(fd.get() >= 0, where, ": cannot open: ", std::strerror(errno));
+  struct stat st;
+  KILN_CHECK(::fstat(fd.get(), &st) == 0, where, ": cannot stat: ", std::strerror(errno));
+  KILN_CHECK(S_ISREG(st.st_mode), where, ": not a regular file");
+  KILN_CHECK(uint64_t(st.st_size) <= kMaxFileBytes, where, ": file of ", st.st_size, " bytes is too large");
+  std::vector<uint8_t> bytes(size_t(st.st_size));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t got = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (got < 0 && errno == EINTR) continue;
+    KILN_CHECK(got >= 0, where, ": read failed: ", std::strerror(errno));
+    if (got == 0) break;  // the file shrank while we read it
+    done += size_t(got);
+  }
+  bytes.resize(done);
+  return bytes;
+}
+
+bool write_fully(int fd, const uint8_t* data, size_t n) {
+  while (n > 0) {
+    ssize_t put = ::write(fd, data, n);
+    if (put < 0 && errno == EINTR) continue;
+    if (put < 0) return false;
+    data += put, n -= size_t(put);
+  }
+  return true;
+}
+
+// Makes the rename itself durable; a failure here loses nothing already written.
+void sync_parent_directory(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() >= 0) ::fsync(fd.get());
+}
+
+}  // namespace
+
+Tensor read_image(const std::string& path, ImageReadMode mode) {
+  std::string where = "read_image: " + path;
+  std::vector<uint8_t> bytes = read_file(path, where);
+  return decode(bytes.data(), bytes.size(), mode, where);
+}
+
+Tensor decode_image(const std::vector<uint8_t>& data, ImageReadMode mode) {
+  return decode(data.data(), data.size(), mode, "decode_image: <memory>");
+}
+
+std::vector<uint8_t> encode_png(const Tensor& image) {
+  KILN_CHECK(image.defined() && image.dtype() == kUInt8 && (image.dim() == 2 || image.dim() == 3), "encode_png: ",
+             "expected a uint8 [C, H, W] or [H, W] image, got ", image.defined() ? image.meta_str() : "undefined");
+  Tensor chw = image.dim() == 2 ? image.unsqueeze(0) : image;
+  int64_t channels = chw.size(0), height = chw.size(1), width = chw.size(2);
+  KILN_CHECK(channels >= 1 && channels <= 4, "encode_png: expected 1, 2, 3 or 4 channels, got shape ",
+             image.shape());
+  KILN_CHECK(height > 0 && width > 0 && height <= int64_t(PNG_UINT_31_MAX) && width <= int64_t(PNG_UINT_31_MAX),
+             "encode_png: expected a positive height and width, got shape ", image.shape());
+  Tensor hwc = chw.to(Device::cpu()).permute({1, 2, 0}).contiguous();
+  PngWriter writer;
+  png_set_write_fn(writer.png(), &writer.sink(), png_write_callback, png_flush_callback);
+  KILN_CHECK(png_write_image(writer.png(), writer.info(), hwc.data_ptr<uint8_t>(), uint32_t(height), uint32_t(width),
+                             int(channels)),
+             "encode_png: libpng failed: ", writer.message());
+  return std::vector<uint8_t>(writer.sink().data, writer.sink().data + writer.sink().size);
+}
+
+void write_png(const std::string& path, const Tensor& image) {
+  std::vector<uint8_t> bytes = encode_png(image);
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  auto fail = [&](const char* step, int fd) {
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    KILN_FAIL("write_png: cannot write ", path, ": ", step, " ", tmp, " failed: ", std::strerror(err));
+  };
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("creating", -1);
+  if (!write_fully(fd, bytes.data(), bytes.size())) fail("writing", fd);
+  if (::fsync(fd) != 0) fail("syncing", fd);
+  if (::close(fd) != 0) fail("closing", -1);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("renaming", -1);
+  sync_parent_directory(path);
+}
+
+}  // namespace kiln::nn::data
