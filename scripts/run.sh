@@ -8,6 +8,5 @@ source scripts/deps.sh
 kiln_install_packages "${KILN_BUILD_PACKAGES[@]}" dataset-fashion-mnist
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_BUILD_MODELS=ON >/dev/null
 cmake --build build/release -j "$(kiln_jobs)" --target mlp
-mkdir -p out
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-exec build/release/models/mlp --checkpoint out/mlp.safetensors "$@"
+exec build/release/models/mlp --out out "$@"

@@ -1,14 +1,17 @@
 // The flagship example: a multilayer perceptron on Fashion-MNIST, the recipe of the
 // seed network: Linear(784, 256) -> ReLU -> Dropout(0.5) -> Linear(256, 10),
-// cross-entropy, Adam(lr 1e-3), batch 128. Trains, evaluates every epoch, prints the
-// confusion matrix and saves a safetensors checkpoint. Run with --help.
-#include <unistd.h>
-
-#include <chrono>
+// cross-entropy, Adam(lr 1e-3), batch 128. Trains with nn::train::fit (progress bar,
+// evaluation and a metrics log per epoch), prints the confusion matrix, saves a
+// safetensors checkpoint, a PNG of the training curves and a PNG grid of misclassified
+// test images. Run with --help.
 #include <cstdio>
+#include <filesystem>
+#include <map>
+#include <vector>
 #include <cstdlib>
 #include <string>
 
+#include "nn/data/image.h"
 #include "nn/nn.h"
 #include "ops/cpu/parallel.h"
 
@@ -18,6 +21,8 @@ namespace {
 
 const char* kClasses[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                             "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+// Short names for the captions of the misclassified grid (84-pixel tiles).
+const char* kShort[10] = {"Tshirt", "Trouser", "Pullovr", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"};
 
 struct Options {
   std::string data = "/usr/share/datasets/fashion-mnist";
@@ -28,8 +33,9 @@ struct Options {
   int threads = 0;
   int64_t limit = 0;  // use only the first N training examples (0: all)
   std::string device = "cpu";
-  std::string checkpoint = "mlp.safetensors";
-  std::string eval;  // evaluate this checkpoint instead of training
+  std::string out = "out";  // checkpoint, metrics log and PNGs go here
+  std::string checkpoint;   // default: <out>/mlp.safetensors
+  std::string eval;         // evaluate this checkpoint instead of training
 };
 
 [[noreturn]] void usage(int code) {
@@ -44,7 +50,11 @@ struct Options {
       "  --threads N        CPU threads (default: all cores)\n"
       "  --limit N          train on the first N examples only\n"
       "  --device cpu|cuda  where to train (default cpu)\n"
-      "  --checkpoint PATH  where to save the trained weights (default mlp.safetensors)\n"
+      "  --out DIR          where the outputs go (default out): mlp.safetensors (weights),\n"
+      "                     mlp_metrics.csv (one line per epoch), mlp_curves.png (loss and\n"
+      "                     accuracy per epoch), mlp_misclassified.png (test images with\n"
+      "                     predicted/true labels)\n"
+      "  --checkpoint PATH  where to save the trained weights (default DIR/mlp.safetensors)\n"
       "  --eval PATH        evaluate a saved checkpoint on the test set and exit\n");
   std::exit(code);
 }
@@ -70,6 +80,7 @@ Options parse(int argc, char** argv) {
       else if (a == "--threads") o.threads = std::stoi(value());
       else if (a == "--limit") o.limit = std::stoll(value());
       else if (a == "--device") o.device = value();
+      else if (a == "--out") o.out = value();
       else if (a == "--checkpoint") o.checkpoint = value();
       else if (a == "--eval") o.eval = value();
       else {
@@ -85,6 +96,7 @@ Options parse(int argc, char** argv) {
     std::fprintf(stderr, "mlp: epochs, batch size, lr, threads and limit must be positive\n");
     usage(2);
   }
+  if (o.checkpoint.empty()) o.checkpoint = o.out + "/mlp.safetensors";
   return o;
 }
 
@@ -94,30 +106,9 @@ std::shared_ptr<nn::Sequential> make_model() {
       std::make_shared<nn::Dropout>(0.5), std::make_shared<nn::Linear>(256, 10)});
 }
 
-// A progress line on stderr: redrawn in place on a terminal, a few plain lines otherwise.
-class Progress {
- public:
-  Progress(std::string label, int64_t total) : label_(std::move(label)), total_(total), tty_(isatty(2)) {}
-  void update(int64_t done, double loss, double rate) {
-    bool milestone = done == total_ || done * 4 / total_ != (done - 1) * 4 / total_;
-    if (!tty_ && !milestone) return;
-    int width = 30, filled = int(width * done / total_);
-    double eta = rate > 0 ? double(total_ - done) / rate : 0;
-    std::fprintf(stderr, "%s%s [%s%s] %lld/%lld  loss %.4f  %.0f batch/s  eta %.0fs%s", tty_ ? "\r" : "",
-                 label_.c_str(), std::string(size_t(filled), '#').c_str(), std::string(size_t(width - filled), '.').c_str(),
-                 static_cast<long long>(done), static_cast<long long>(total_), loss, rate, eta, tty_ ? "" : "\n");
-    if (tty_ && done == total_) std::fprintf(stderr, "\n");
-  }
-
- private:
-  std::string label_;
-  int64_t total_;
-  bool tty_;
-};
-
 struct Evaluation {
   double accuracy, macro_f1;
-  Tensor confusion;
+  Tensor confusion, pred;  // pred: (N) int64, the predicted class of every test image
 };
 
 Evaluation evaluate(nn::Sequential& model, const nn::data::ImageLabels& test, Device device) {
@@ -132,7 +123,7 @@ Evaluation evaluate(nn::Sequential& model, const nn::data::ImageLabels& test, De
   Tensor pred = cat(preds, 0);
   model.train();
   return {nn::metrics::accuracy(pred, test.labels), nn::metrics::f1_score(pred, test.labels, 10, "macro"),
-          nn::metrics::confusion_matrix(pred, test.labels, 10)};
+          nn::metrics::confusion_matrix(pred, test.labels, 10), pred};
 }
 
 void print_confusion(const Tensor& cm) {
@@ -145,6 +136,39 @@ void print_confusion(const Tensor& cm) {
     for (int c = 0; c < 10; ++c) std::printf("%6lld", static_cast<long long>(v[size_t(r * 10 + c)]));
     std::printf("\n");
   }
+}
+
+// Train loss and test accuracy per epoch, one chart above the other.
+void save_curves(const nn::train::History& h, const std::string& path) {
+  nn::train::ChartOptions o;
+  o.height = 300;
+  std::vector<double> epochs;
+  for (const auto& e : h.epochs) epochs.push_back(e.epoch);
+  Tensor loss = nn::train::line_chart({{"train loss", h.train_loss(), epochs}}, "Training loss", "epoch", o);
+  Tensor acc = nn::train::line_chart({{"test accuracy", h.metric("accuracy"), epochs}}, "Test accuracy", "epoch", o);
+  nn::data::write_png(path, cat({loss, acc}, 1));
+}
+
+// The first `count` misclassified test images, captioned predicted/true.
+void save_misclassified(const nn::data::ImageLabels& test, const Tensor& pred, const std::string& path,
+                        int64_t count = 40) {
+  auto p = pred.to_vector<int64_t>(), t = test.labels.to_vector<int64_t>();
+  std::vector<int64_t> wrong;
+  std::vector<std::string> captions;
+  for (size_t i = 0; i < p.size() && int64_t(wrong.size()) < count; ++i) {
+    if (p[i] == t[i]) continue;
+    wrong.push_back(int64_t(i));
+    captions.push_back(std::string(kShort[p[i]]) + "/" + kShort[t[i]]);
+  }
+  if (wrong.empty()) {  // still a PNG, saying so
+    const std::string text = "no misclassified test images";
+    Tensor note = full({3, 40, int64_t(nn::train::text_width(text, 2)) + 20}, 255.0, DType::UInt8);
+    nn::train::draw_text(note, 10, 12, text, {0, 0, 0}, 2);
+    nn::data::write_png(path, note);
+    return;
+  }
+  Tensor images = index_select(test.images, 0, tensor(wrong));
+  nn::data::write_png(path, nn::train::image_grid(images, captions, 8, 3, 4));
 }
 
 }  // namespace
@@ -168,6 +192,7 @@ int main(int argc, char** argv) {
       return 0;
     }
 
+    std::filesystem::create_directories(opt.out);
     nn::data::ImageLabels train = nn::data::load_mnist(opt.data, /*train=*/true);
     if (opt.limit > 0 && opt.limit < train.images.size(0))
       train = {train.images.narrow(0, 0, opt.limit), train.labels.narrow(0, 0, opt.limit)};
@@ -181,37 +206,29 @@ int main(int argc, char** argv) {
     nn::data::DataLoader loader(std::make_shared<nn::data::TensorDataset>(train.images, train.labels), lo);
     nn::optim::Adam adam(model->parameters(), {.lr = opt.lr});
 
-    Evaluation last{0, 0, {}};
-    for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
-      auto start = std::chrono::steady_clock::now();
-      Progress progress("epoch " + std::to_string(epoch), loader.num_batches());
-      double loss_sum = 0;
-      int64_t batches = 0, samples = 0;
-      nn::data::Batch batch;
-      for (loader.start_epoch(); loader.next(batch);) {
-        Tensor x = batch.input.to(device), y = batch.target.to(device);
-        Tensor loss = nn::functional::cross_entropy(model->forward(x), y);
-        adam.zero_grad();
-        loss.backward();
-        adam.step();
-        loss_sum += loss.item();
-        samples += x.size(0);
-        ++batches;
-        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        progress.update(batches, loss_sum / double(batches), double(batches) / std::max(secs, 1e-9));
-      }
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      last = evaluate(*model, test, device);
-      std::printf("epoch %d  train loss %.4f  test accuracy %.2f%%  macro F1 %.4f  time %.2fs  %.0f samples/s\n", epoch,
-                  loss_sum / double(std::max<int64_t>(batches, 1)), 100 * last.accuracy, last.macro_f1, secs,
-                  double(samples) / secs);
-      std::fflush(stdout);
+    // The model was initialised from seed; training (dropout) draws from seed + 1.
+    Evaluation last{0, 0, {}, {}};
+    nn::train::FitOptions fo{.epochs = opt.epochs,
+                             .seed = opt.seed + 1,
+                             .log_path = opt.out + "/mlp_metrics.csv",
+                             .device = device};
+    auto loss = [](const Tensor& out, const Tensor& y) { return nn::functional::cross_entropy(out, y); };
+    nn::train::History history;
+    if (opt.epochs > 0) {
+      history = nn::train::fit(*model, adam, loader, loss, fo, [&](int) {
+        last = evaluate(*model, test, device);
+        return std::map<std::string, double>{{"accuracy", last.accuracy}, {"macro_f1", last.macro_f1}};
+      });
     }
     if (opt.epochs == 0) last = evaluate(*model, test, device);
     print_confusion(last.confusion);
     nn::save(*model, opt.checkpoint);
+    if (opt.epochs > 0) save_curves(history, opt.out + "/mlp_curves.png");
+    save_misclassified(test, last.pred, opt.out + "/mlp_misclassified.png");
     std::printf("final: test accuracy %.2f%%, macro F1 %.4f; checkpoint %s\n", 100 * last.accuracy, last.macro_f1,
                 opt.checkpoint.c_str());
+    std::printf("outputs in %s: mlp_metrics.csv, mlp_curves.png, mlp_misclassified.png (captions: predicted/true)\n",
+                opt.out.c_str());
     return 0;
   } catch (const Error& e) {
     std::fprintf(stderr, "mlp: %s\n", e.message().c_str());

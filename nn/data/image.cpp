@@ -3,12 +3,8 @@
 // Note [libpng errors] for how libpng's longjmp-based errors become kiln::Errors.
 #include "nn/data/image.h"
 
-#include <fcntl.h>
 #include <png.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +12,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "core/factory.h"
 
 // stb_image: JPEG only, decoding from memory only (we read files ourselves), and no
@@ -352,63 +349,21 @@ Tensor decode(const uint8_t* data, size_t size, ImageReadMode mode, const std::s
   KILN_FAIL(where, ": not a PNG or JPEG file (unrecognised signature)");
 }
 
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-std::vector<uint8_t> read_file(const std::string& path, const std::string& where) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  KILN_CHECK(fd.get() >= 0, where, ": cannot open: ", std::strerror(errno));
-  struct stat st;
-  KILN_CHECK(::fstat(fd.get(), &st) == 0, where, ": cannot stat: ", std::strerror(errno));
-  KILN_CHECK(S_ISREG(st.st_mode), where, ": not a regular file");
-  KILN_CHECK(uint64_t(st.st_size) <= kMaxFileBytes, where, ": file of ", st.st_size, " bytes is too large");
-  std::vector<uint8_t> bytes(size_t(st.st_size));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t got = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (got < 0 && errno == EINTR) continue;
-    KILN_CHECK(got >= 0, where, ": read failed: ", std::strerror(errno));
-    if (got == 0) break;  // the file shrank while we read it
-    done += size_t(got);
-  }
-  bytes.resize(done);
+// The whole file, through core/file.h's FileSource (which names the file in its errors).
+std::vector<uint8_t> read_file(const std::string& path) {
+  FileSource source(path, "read_image");
+  KILN_CHECK(source.size() <= kMaxFileBytes, "read_image: ", path, ": file of ", source.size(),
+             " bytes is too large");
+  std::vector<uint8_t> bytes(size_t(source.size()));
+  source.read(0, bytes.size(), bytes.data());
   return bytes;
-}
-
-bool write_fully(int fd, const uint8_t* data, size_t n) {
-  while (n > 0) {
-    ssize_t put = ::write(fd, data, n);
-    if (put < 0 && errno == EINTR) continue;
-    if (put < 0) return false;
-    data += put, n -= size_t(put);
-  }
-  return true;
-}
-
-// Makes the rename itself durable; a failure here loses nothing already written.
-void sync_parent_directory(const std::string& path) {
-  size_t slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() >= 0) ::fsync(fd.get());
 }
 
 }  // namespace
 
 Tensor read_image(const std::string& path, ImageReadMode mode) {
   std::string where = "read_image: " + path;
-  std::vector<uint8_t> bytes = read_file(path, where);
+  std::vector<uint8_t> bytes = read_file(path);
   return decode(bytes.data(), bytes.size(), mode, where);
 }
 
@@ -436,20 +391,7 @@ std::vector<uint8_t> encode_png(const Tensor& image) {
 
 void write_png(const std::string& path, const Tensor& image) {
   std::vector<uint8_t> bytes = encode_png(image);
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  auto fail = [&](const char* step, int fd) {
-    int err = errno;
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    KILN_FAIL("write_png: cannot write ", path, ": ", step, " ", tmp, " failed: ", std::strerror(err));
-  };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("creating", -1);
-  if (!write_fully(fd, bytes.data(), bytes.size())) fail("writing", fd);
-  if (::fsync(fd) != 0) fail("syncing", fd);
-  if (::close(fd) != 0) fail("closing", -1);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("renaming", -1);
-  sync_parent_directory(path);
+  write_file_atomically(path, [&](const ByteSink& sink) { return sink(bytes.data(), bytes.size()); }, "write_png");
 }
 
 }  // namespace kiln::nn::data

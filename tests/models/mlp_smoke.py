@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Smoke test of the flagship example (models/mlp) on a tiny generated IDX data set:
-it must train (the loss falls), save a checkpoint, and --eval of that checkpoint must
-report the same test accuracy. Run by CTest: mlp_smoke.py PATH_TO_MLP_BINARY."""
+it must train (the loss falls), save a checkpoint, a metrics log with one line per
+epoch and two PNG files, and --eval of that checkpoint must report the same test
+accuracy. Run by CTest: mlp_smoke.py PATH_TO_MLP_BINARY."""
 import gzip
 import random
 import re
@@ -48,12 +49,19 @@ def main():
         make_split(d, "train", 512, rng)
         make_split(d, "t10k", 200, rng)
         ckpt = str(d / "mlp.safetensors")
+        out = d / "out"
         train = run([mlp, "--data", tmp, "--epochs", "3", "--batch-size", "32", "--threads", "1",
-                     "--checkpoint", ckpt])
+                     "--checkpoint", ckpt, "--out", str(out)])
         losses = [float(x) for x in re.findall(r"train loss ([0-9.]+)", train)]
         accuracy = re.search(r"final: test accuracy ([0-9.]+)%", train)
         if len(losses) != 3 or not losses[-1] < losses[0] or not accuracy:
             sys.exit(f"FAILED: loss did not fall or no final line:\n{train}")
+        log = (out / "mlp_metrics.csv").read_text().splitlines()
+        if len(log) != 4 or not log[0].startswith("epoch,"):
+            sys.exit(f"FAILED: expected a CSV header and 3 records in mlp_metrics.csv, got:\n" + "\n".join(log))
+        for name in ("mlp_curves.png", "mlp_misclassified.png"):
+            if not (out / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n"):
+                sys.exit(f"FAILED: {name} is not a PNG file")
         evaluated = run([mlp, "--data", tmp, "--eval", ckpt])
         again = re.search(r"test accuracy ([0-9.]+)%", evaluated)
         if not again or again.group(1) != accuracy.group(1):

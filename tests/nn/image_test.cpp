@@ -264,7 +264,7 @@ TEST(ReadImage, RejectsUnknownSignaturesAndEmptyFiles) {
   Bytes gif = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0, 0, 0};
   EXPECT_THAT(decode_error(gif), HasSubstr("decode_image: <memory>: not a PNG or JPEG file"));
   EXPECT_THAT(error_of([&] { read_image(dir.file("missing.png")); }),
-              HasSubstr("read_image: " + dir.file("missing.png") + ": cannot open: No such file or directory"));
+              HasSubstr("read_image: cannot open " + dir.file("missing.png") + ": No such file or directory"));
   EXPECT_THAT(error_of([&] { read_image(dir.file("")); }), HasSubstr("not a regular file"));
 }
 
