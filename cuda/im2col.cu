@@ -12,24 +12,10 @@ namespace kiln {
 
 namespace {
 
-// Column row (c, i, j) (i < kh, j < kw) holds, at column oy * out_w + ox, the pixel
-//   x[n, c, oy * sh - ph + i * dh, ox * sw - pw + j * dw]   (0 outside the image);
-// planes = N * C.
-struct Geometry {
-  int64_t planes, h, w, kh, kw, dh, dw, ph, pw, sh, sw, out_h, out_w;
-};
-
-Geometry geometry(const Shape& image, const IntList& k, const IntList& d, const IntList& p, const IntList& s) {
-  Geometry g{image[0] * image[1], image[2], image[3], k[0], k[1], d[0], d[1], p[0], p[1], s[0], s[1], 0, 0};
-  g.out_h = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
-  g.out_w = (g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
-  return g;
-}
-
 // x: (planes, H, W) -> cols: (planes, kh * kw, out_h * out_w), a thread per cols entry
 // e = (((plane * kh + i) * kw + j) * out_h + oy) * out_w + ox.
 template <typename T>
-__global__ void im2col_kernel1(T* cols, const T* x, int64_t total, Geometry g) {
+__global__ void im2col_kernel1(T* cols, const T* x, int64_t total, Im2colGeometry g) {
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     int64_t t = e;
     const int64_t ox = t % g.out_w;
@@ -47,7 +33,7 @@ __global__ void im2col_kernel1(T* cols, const T* x, int64_t total, Geometry g) {
 
 void im2col_forward_cuda(const Tensor& cols, const Tensor& x, const IntList& kernel, const IntList& dilation,
                          const IntList& padding, const IntList& stride) {
-  const Geometry g = geometry(x.shape(), kernel, dilation, padding, stride);
+  const Im2colGeometry g = im2col_geometry(x.shape(), kernel, dilation, padding, stride);
   const int64_t total = cols.numel();
   if (total == 0) return;
   KILN_CUDA_CHECK(cudaSetDevice(x.device().index));
@@ -71,7 +57,7 @@ __device__ int64_t source_position(int64_t t, int64_t stride, int64_t out) {
 // summing its entries in the CPU's order (i, then j), so the sums match it exactly.
 // x is zero on entry; every pixel is written.
 template <typename T>
-__global__ void col2im_kernel1(T* x, const T* cols, int64_t total, Geometry g) {
+__global__ void col2im_kernel1(T* x, const T* cols, int64_t total, Im2colGeometry g) {
   const int64_t patch_len = g.out_h * g.out_w, plane_cols = g.kh * g.kw * patch_len;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t px = e % g.w, py = (e / g.w) % g.h, plane = e / (g.w * g.h);
@@ -92,7 +78,7 @@ __global__ void col2im_kernel1(T* x, const T* cols, int64_t total, Geometry g) {
 
 void col2im_forward_cuda(const Tensor& x, const Tensor& cols, const IntList& kernel, const IntList& dilation,
                          const IntList& padding, const IntList& stride) {
-  const Geometry g = geometry(x.shape(), kernel, dilation, padding, stride);
+  const Im2colGeometry g = im2col_geometry(x.shape(), kernel, dilation, padding, stride);
   const int64_t total = x.numel();
   if (total == 0) return;
   KILN_CUDA_CHECK(cudaSetDevice(x.device().index));

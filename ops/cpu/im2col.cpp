@@ -12,20 +12,6 @@ namespace kiln {
 
 namespace {
 
-// The geometry shared by both directions. Column row (c, i, j) (i < kh, j < kw) holds,
-// at column oy * out_w + ox, the pixel
-//   x[n, c, oy * sh - ph + i * dh, ox * sw - pw + j * dw]   (0 outside the image).
-struct Geometry {
-  int64_t planes, h, w, kh, kw, dh, dw, ph, pw, sh, sw, out_h, out_w;
-};
-
-Geometry geometry(const Shape& image, const IntList& k, const IntList& d, const IntList& p, const IntList& s) {
-  Geometry g{image[0] * image[1], image[2], image[3], k[0], k[1], d[0], d[1], p[0], p[1], s[0], s[1], 0, 0};
-  g.out_h = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
-  g.out_w = (g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
-  return g;
-}
-
 // The output columns [lo, hi) whose pixel ox * stride + offset lies inside [0, size).
 struct Range {
   int64_t lo, hi;
@@ -40,7 +26,7 @@ Range inside(int64_t offset, int64_t stride, int64_t size, int64_t out) {
 // x: (N, C, H, W) -> cols: (N, C * kh * kw, out_h * out_w).
 void im2col_forward_cpu(const Tensor& cols, const Tensor& x, const IntList& kernel, const IntList& dilation,
                         const IntList& padding, const IntList& stride) {
-  Geometry g = geometry(x.shape(), kernel, dilation, padding, stride);
+  Im2colGeometry g = im2col_geometry(x.shape(), kernel, dilation, padding, stride);
   int64_t patch_len = g.out_h * g.out_w, plane_cols = g.kh * g.kw * patch_len;
   dispatch_floating(x.dtype(), "im2col", [&]<typename T>() {
     const T* xp = x.data_ptr<T>();
@@ -77,7 +63,7 @@ void im2col_forward_cpu(const Tensor& cols, const Tensor& x, const IntList& kern
 // entry is added to the pixel it was read from, so overlapping patches sum.
 void col2im_forward_cpu(const Tensor& x, const Tensor& cols, const IntList& kernel, const IntList& dilation,
                         const IntList& padding, const IntList& stride) {
-  Geometry g = geometry(x.shape(), kernel, dilation, padding, stride);
+  Im2colGeometry g = im2col_geometry(x.shape(), kernel, dilation, padding, stride);
   int64_t patch_len = g.out_h * g.out_w, plane_cols = g.kh * g.kw * patch_len;
   dispatch_floating(x.dtype(), "col2im", [&]<typename T>() {
     T* xp = x.data_ptr<T>();

@@ -8,6 +8,23 @@
 
 namespace kiln {
 
+// The geometry both directions and every device share. Column row (c, i, j) (i < kh,
+// j < kw) holds, at column oy * out_w + ox, the pixel
+//   x[n, c, oy * sh - ph + i * dh, ox * sw - pw + j * dw]   (0 outside the image);
+// planes = N * C.
+struct Im2colGeometry {
+  int64_t planes, h, w, kh, kw, dh, dw, ph, pw, sh, sw, out_h, out_w;
+};
+
+// image: (N, C, H, W); k, d, p, s: kernel, dilation, padding, stride as (h, w) pairs.
+inline Im2colGeometry im2col_geometry(const Shape& image, const IntList& k, const IntList& d, const IntList& p,
+                                      const IntList& s) {
+  Im2colGeometry g{image[0] * image[1], image[2], image[3], k[0], k[1], d[0], d[1], p[0], p[1], s[0], s[1], 0, 0};
+  g.out_h = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
+  g.out_w = (g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
+  return g;
+}
+
 // x: (N, C, H, W) contiguous -> cols: (N, C * kh * kw, out_h * out_w).
 KILN_DECLARE_STUB(im2col_stub, void(const Tensor& cols, const Tensor& x, const IntList& kernel, const IntList& dilation,
                       const IntList& padding, const IntList& stride));

@@ -9,6 +9,7 @@
 #include "kiln.h"
 #include "ops/cpu/gemm.h"
 #include "support/check.h"
+#include "support/cuda.h"
 
 #ifdef KILN_WITH_CUDA
 #include "cuda/gemm.h"
@@ -19,9 +20,6 @@ namespace kiln {
 namespace {
 
 #ifdef KILN_WITH_CUDA
-
-#define KILN_REQUIRE_CUDA_DEVICE() \
-  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::unavailable_reason()
 
 struct GemmCase {
   int64_t m, n, k;

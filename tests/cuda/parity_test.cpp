@@ -11,6 +11,7 @@
 
 #include "kiln.h"
 #include "support/check.h"
+#include "support/cuda.h"
 
 #ifdef KILN_WITH_CUDA
 #include "cuda/allocator.h"
@@ -22,11 +23,8 @@ namespace {
 
 #ifdef KILN_WITH_CUDA
 
-#define KILN_REQUIRE_CUDA_DEVICE() \
-  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::unavailable_reason()
-
-Tensor on_cuda(const Tensor& t) { return t.to(Device::cuda()); }
-Tensor on_cpu(const Tensor& t) { return t.to(Device::cpu()); }
+using test::on_cpu;
+using test::on_cuda;
 
 double rtol_for(DType d, double f32) { return d == kFloat64 ? 1e-12 : f32; }
 double atol_for(DType d, double f32) { return d == kFloat64 ? 1e-12 : f32; }

@@ -2,6 +2,7 @@
 // device skip, saying why, on machines without one; the launch arithmetic runs everywhere.
 #include "kiln.h"
 #include "support/check.h"
+#include "support/cuda.h"
 #include "support/errors.h"
 
 #ifdef KILN_WITH_CUDA
@@ -14,9 +15,6 @@ namespace {
 using test::error_of;
 
 #ifdef KILN_WITH_CUDA
-
-#define KILN_REQUIRE_CUDA_DEVICE() \
-  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::unavailable_reason()
 
 TEST(CudaRuntime, LaunchConfigCoversAllElements) {
   auto c = cuda::launch_config_1d(1000, 256);

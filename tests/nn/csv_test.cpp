@@ -15,6 +15,7 @@
 #include "core/factory.h"
 #include "nn/data/csv.h"
 #include "support/errors.h"
+#include "support/files.h"
 
 namespace kiln::nn::data {
 namespace {
@@ -22,32 +23,11 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using kiln::test::error_of;
+using kiln::test::ScratchDir;
 namespace fs = std::filesystem;
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "kiln_csv_XXXXXX").string();
-    KILN_CHECK(::mkdtemp(pattern.data()) != nullptr, "mkdtemp failed for ", pattern);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  // Writes `text` to a file in the directory and returns its path.
-  std::string write(const std::string& name, const std::string& text) const {
-    std::string path = (path_ / name).string();
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
-
- private:
-  fs::path path_;
-};
-
 TEST(CsvRead, ColumnTypesNamesAndValues) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_csv");
   std::string path = dir.write("people.csv",
                                "name,age,height,born,score\n"
                                "ann,31,1.72,2020-01-31,1e3\n"
@@ -175,7 +155,7 @@ TEST(CsvRead, NoHeaderOtherDelimitersAndPandasStyleNames) {
 }
 
 TEST(CsvRead, ErrorsNameTheFileAndTheLine) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_csv");
   std::string ragged = dir.write("ragged.csv", "a,b\n1,2\n3\n");
   EXPECT_THAT(error_of([&] { read_csv(ragged); }),
               HasSubstr("read_csv: " + ragged + ": line 3 has 1 fields, expected 2 (as the header has)"));

@@ -27,6 +27,7 @@
 #include "ops/reduce.h"
 #include "support/check.h"
 #include "support/errors.h"
+#include "support/files.h"
 #include "support/reference.h"
 
 namespace kiln::nn::data {
@@ -34,33 +35,11 @@ namespace {
 
 using ::testing::HasSubstr;
 using kiln::test::error_of;
+using kiln::test::ScratchDir;
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
 
 const std::string kImages = std::string(KILN_REFERENCE_DIR) + "/images/";
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "kiln_image_XXXXXX").string();
-    KILN_CHECK(::mkdtemp(pattern.data()) != nullptr, "mkdtemp failed for ", pattern);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path_)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  fs::path path_;
-};
 
 Bytes read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -131,7 +110,7 @@ TEST(ReadImage, CoversEveryFileAndModeOfTheReference) {
 }
 
 TEST(ReadImage, DetectsTheFormatFromTheContentNotTheName) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_image");
   fs::copy_file(kImages + "rgb8.png", dir.file("really_a_png.jpg"));
   fs::copy_file(kImages + "color444.jpg", dir.file("really_a_jpeg.png"));
   EXPECT_TRUE(same_pixels(read_image(dir.file("really_a_png.jpg")), read_image(kImages + "rgb8.png")));
@@ -161,7 +140,7 @@ TEST(ReadImage, DecodeImageReadsTheSameBytesFromMemory) {
 // ---- writing ----
 
 TEST(WritePng, RoundTripsEveryChannelCount) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_image");
   for (int64_t channels : {1, 2, 3, 4}) {
     Tensor image = random_image({channels, 13, 29}, uint64_t(channels));
     std::string path = dir.file(std::to_string(channels) + "_channels.png");
@@ -172,7 +151,7 @@ TEST(WritePng, RoundTripsEveryChannelCount) {
 }
 
 TEST(WritePng, WritesTwoDimensionalAndNonContiguousImages) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_image");
   Tensor gray = random_image({6, 9}, 7);
   write_png(dir.file("gray.png"), gray);
   EXPECT_TRUE(same_pixels(read_image(dir.file("gray.png")), gray.unsqueeze(0)));
@@ -196,7 +175,7 @@ TEST(WritePng, WritesAFileTorchvisionGaveTheSamePixels) {
 }
 
 TEST(WritePng, OverwritesAtomicallyAndLeavesNoTemporaryFile) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_image");
   write_png(dir.file("a.png"), random_image({3, 4, 5}, 1));
   Tensor second = random_image({1, 2, 3}, 2);
   write_png(dir.file("a.png"), second);
@@ -205,7 +184,7 @@ TEST(WritePng, OverwritesAtomicallyAndLeavesNoTemporaryFile) {
 }
 
 TEST(WritePng, RejectsBadImagesAndPaths) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_image");
   EXPECT_THAT(error_of([&] { write_png(dir.file("x.png"), zeros({3, 4, 5})); }),
               HasSubstr("encode_png: expected a uint8 [C, H, W] or [H, W] image, got float32[3, 4, 5]"));
   EXPECT_THAT(error_of([&] { encode_png(zeros({5, 4, 4}, kUInt8)); }),
@@ -255,7 +234,7 @@ std::string decode_error(const Bytes& bytes) {
 }
 
 TEST(ReadImage, RejectsUnknownSignaturesAndEmptyFiles) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_image");
   write_bytes(dir.file("text.png"), Bytes{'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'});
   EXPECT_THAT(error_of([&] { read_image(dir.file("text.png")); }),
               HasSubstr("read_image: " + dir.file("text.png") + ": not a PNG or JPEG file (unrecognised signature)"));

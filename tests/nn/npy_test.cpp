@@ -20,57 +20,21 @@
 #include "nn/data/npy.h"
 #include "ops/binary.h"
 #include "support/errors.h"
+#include "support/files.h"
 
 namespace kiln::nn::data {
 namespace {
 
 using ::testing::HasSubstr;
 using kiln::test::error_of;
+using kiln::test::ScratchDir;
+using kiln::test::read_bytes;
+using kiln::test::write_bytes;
+using kiln::test::same_tensor;
 namespace fs = std::filesystem;
 using NamedArrays = std::vector<std::pair<std::string, Tensor>>;
 
 const std::string kDir = std::string(KILN_REFERENCE_DIR) + "/npy/";
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "kiln_npy_XXXXXX").string();
-    KILN_CHECK(::mkdtemp(pattern.data()) != nullptr, "mkdtemp failed for ", pattern);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  size_t count() const { return size_t(std::distance(fs::directory_iterator(path_), fs::directory_iterator())); }
-
- private:
-  fs::path path_;
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
-
-// Same dtype, shape and bytes (so NaNs and -0.0 compare exactly).
-::testing::AssertionResult same_tensor(const Tensor& actual, const Tensor& expected) {
-  if (actual.dtype() != expected.dtype() || actual.shape() != expected.shape())
-    return ::testing::AssertionFailure() << "got " << actual.meta_str() << ", expected " << expected.meta_str();
-  Tensor a = actual.contiguous(), e = expected.contiguous();
-  size_t n = size_t(a.numel()) * element_size(a.dtype());
-  if (n > 0 && std::memcmp(a.raw_data(), e.raw_data(), n) != 0)
-    return ::testing::AssertionFailure() << "values differ: got\n" << a << "\nexpected\n" << e;
-  return ::testing::AssertionSuccess();
-}
 
 void expect_same(const NamedArrays& actual, const NamedArrays& expected) {
   ASSERT_EQ(actual.size(), expected.size());
@@ -250,7 +214,7 @@ TEST(NpyFormat, MalformedFilesGiveErrorsSayingWhatIsWrong) {
 }
 
 TEST(NpyFormat, FileErrorsNameThePath) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_npy");
   EXPECT_THAT(error_of([&] { read_npy(dir.file("missing.npy")); }),
               HasSubstr("read_npy: cannot open " + dir.file("missing.npy") + ": No such file"));
   write_bytes(dir.file("short.npy"), read_bytes(kDir + "float64.npy").substr(0, 150));
@@ -262,14 +226,14 @@ TEST(NpyFormat, FileErrorsNameThePath) {
 // ---- writing ----
 
 TEST(NpyWrite, BytesAreIdenticalToNumpys) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_npy");
   for (const auto& [file, t] : numpy_files_kiln_writes_identically()) {
     std::string expected = read_bytes(kDir + file);
     EXPECT_EQ(write_npy_to_memory(t), expected) << file;
     write_npy(dir.file(file), t);
     EXPECT_EQ(read_bytes(dir.file(file)), expected) << file;
   }
-  EXPECT_EQ(dir.count(), numpy_files_kiln_writes_identically().size());  // no temporary files left
+  EXPECT_EQ(dir.entries().size(), numpy_files_kiln_writes_identically().size());  // no temporary files left
 }
 
 TEST(NpyWrite, RoundTripsEveryDtypeAndStridedInputs) {
@@ -307,14 +271,14 @@ TEST(NpyWrite, UsesVersion2OnlyWhenTheHeaderDoesNotFit) {
 }
 
 TEST(NpyWrite, FailureLeavesTheTargetUntouchedAndNamesIt) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_npy");
   write_npy(dir.file("x.npy"), ones({2}));
   std::string before = read_bytes(dir.file("x.npy"));
   EXPECT_THAT(error_of([&] { write_npy(dir.file("no/such/dir/x.npy"), ones({2})); }),
               HasSubstr("write_npy: cannot write " + dir.file("no/such/dir/x.npy") + ": creating"));
   EXPECT_THAT(error_of([&] { write_npy(dir.file("x.npy"), Tensor()); }), HasSubstr("write_npy: the tensor is undefined"));
   EXPECT_EQ(read_bytes(dir.file("x.npy")), before);
-  EXPECT_EQ(dir.count(), 1u);
+  EXPECT_EQ(dir.entries().size(), 1u);
 }
 
 // ---- archives ----
@@ -326,7 +290,7 @@ TEST(NpyArchive, ReadsNumpySavezAndSavezCompressed) {
 }
 
 TEST(NpyArchive, StoredArchivesAreByteIdenticalToNumpysAndCompressedOnesRoundTrip) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_npy");
   NamedArrays arrays = numpy_archive_arrays();
   EXPECT_EQ(write_npz_to_memory(arrays), read_bytes(kDir + "savez.npz"));
   write_npz(dir.file("a.npz"), arrays);
@@ -336,7 +300,7 @@ TEST(NpyArchive, StoredArchivesAreByteIdenticalToNumpysAndCompressedOnesRoundTri
   EXPECT_LT(compressed.size(), read_bytes(dir.file("a.npz")).size());
   EXPECT_EQ(compressed.substr(8, 2), std::string("\x08\x00", 2));  // method 8: deflate
   expect_same(read_npz(dir.file("c.npz")), arrays);
-  EXPECT_EQ(dir.count(), 2u);
+  EXPECT_EQ(dir.entries().size(), 2u);
 }
 
 TEST(NpyArchive, RoundTripsStridedArraysUnicodeNamesAndEmptyArchives) {
@@ -464,7 +428,7 @@ TEST(NpyArchive, MalformedArchivesGiveErrorsSayingWhatIsWrong) {
   std::string longer = compressed;
   longer[ccd + 24] = char(longer[ccd + 24] + 1);
   EXPECT_THAT(err(longer), HasSubstr("deflate data holds"));
-  ScratchDir dir;
+  ScratchDir dir("kiln_npy");
   write_bytes(dir.file("bad.npz"), corrupt);
   EXPECT_THAT(error_of([&] { read_npz(dir.file("bad.npz")); }),
               HasSubstr("read_npz: " + dir.file("bad.npz") + ": entry 'labels.npy': CRC-32 mismatch"));

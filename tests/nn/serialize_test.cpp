@@ -24,60 +24,18 @@
 #include "nn/serialize.h"
 #include "support/check.h"
 #include "support/errors.h"
+#include "support/files.h"
 
 namespace kiln::nn {
 namespace {
 
 using ::testing::HasSubstr;
 using kiln::test::error_of;
+using kiln::test::ScratchDir;
+using kiln::test::read_bytes;
+using kiln::test::write_bytes;
+using kiln::test::same_tensor;
 namespace fs = std::filesystem;
-
-// A fresh directory under the test temp dir, removed with everything in it.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "kiln_serialize_XXXXXX").string();
-    KILN_CHECK(::mkdtemp(pattern.data()) != nullptr, "mkdtemp failed for ", pattern);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path_)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  fs::path path_;
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
-
-// Same dtype, shape and bytes (so NaNs and -0.0 compare exactly).
-::testing::AssertionResult same_tensor(const Tensor& actual, const Tensor& expected) {
-  if (actual.dtype() != expected.dtype() || actual.shape() != expected.shape())
-    return ::testing::AssertionFailure() << "got " << actual.meta_str() << ", expected " << expected.meta_str();
-  Tensor a = actual.contiguous(), e = expected.contiguous();
-  size_t n = size_t(a.numel()) * element_size(a.dtype());
-  if (n > 0 && std::memcmp(a.raw_data(), e.raw_data(), n) != 0)
-    return ::testing::AssertionFailure() << "values differ: got\n" << a << "\nexpected\n" << e;
-  return ::testing::AssertionSuccess();
-}
 
 void expect_same(const NamedTensors& actual, const NamedTensors& expected) {
   ASSERT_EQ(actual.size(), expected.size());
@@ -113,7 +71,7 @@ NamedTensors every_dtype() {
 // ---- round trips ----
 
 TEST(Safetensors, RoundTripsEveryDtypeZeroDimAndEmptyTensorsInOrder) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_serialize");
   NamedTensors tensors = every_dtype();
   save_safetensors(dir.file("all.safetensors"), tensors);
   expect_same(load_safetensors(dir.file("all.safetensors")), tensors);
@@ -184,7 +142,7 @@ TEST(Safetensors, ReturnsTensorsInDataOrderNotHeaderOrder) {
 // ---- atomic writes ----
 
 TEST(Safetensors, WriteIntoAMissingDirectoryFailsNamingThePathAndLeavesNothing) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_serialize");
   std::string path = dir.file("missing/model.safetensors");
   std::string msg = error_of([&] { save_safetensors(path, {{"w", ones({2})}}); });
   EXPECT_THAT(msg, HasSubstr("save_safetensors: cannot write " + path));
@@ -193,7 +151,7 @@ TEST(Safetensors, WriteIntoAMissingDirectoryFailsNamingThePathAndLeavesNothing) 
 }
 
 TEST(Safetensors, FailedRenameRemovesTheTemporaryFile) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_serialize");
   fs::create_directory(dir.file("target"));  // a file cannot be renamed over a directory
   std::string msg = error_of([&] { save_safetensors(dir.file("target"), {{"w", ones({2})}}); });
   EXPECT_THAT(msg, HasSubstr("renaming"));
@@ -202,7 +160,7 @@ TEST(Safetensors, FailedRenameRemovesTheTemporaryFile) {
 }
 
 TEST(Safetensors, FailedWriteLeavesTheExistingTargetUntouched) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_serialize");
   std::string path = dir.file("model.safetensors");
   write_bytes(path, "previous checkpoint");
   // A file size limit makes write() fail with EFBIG part way through (SIGXFSZ ignored).
@@ -222,7 +180,7 @@ TEST(Safetensors, FailedWriteLeavesTheExistingTargetUntouched) {
 }
 
 TEST(Safetensors, OverwritesAnExistingFileAndLeavesNoTemporary) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_serialize");
   std::string path = dir.file("model.safetensors");
   write_bytes(path, "previous checkpoint");
   save_safetensors(path, {{"w", ones({3})}});
@@ -313,7 +271,7 @@ TEST(Safetensors, LoadsPyTorchLinearWeightsIntoAKilnLinear) {
 }
 
 TEST(Safetensors, ModuleSaveThenLoadRestoresEveryParameter) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_serialize");
   std::string path = dir.file("linear.safetensors");
   Linear a(5, 2), b(5, 2);
   save(a, path);
@@ -433,7 +391,7 @@ TEST(Safetensors, RejectsDuplicatesOverlapsAndBadValues) {
 }
 
 TEST(Safetensors, FileErrorsNameThePath) {
-  ScratchDir dir;
+  ScratchDir dir("kiln_serialize");
   std::string missing = dir.file("nope.safetensors");
   EXPECT_THAT(error_of([&] { load_safetensors(missing); }),
               HasSubstr("cannot open " + missing + ": No such file or directory"));
