@@ -38,7 +38,12 @@ void accumulate_into_grad(TensorImpl& impl, const Tensor& incoming) {
   if (GradMode::is_enabled()) {
     impl.grad = impl.grad.defined() ? add(impl.grad, incoming) : incoming;
   } else if (!impl.grad.defined()) {
-    impl.grad = incoming.detach().clone();
+    // A gradient nothing else refers to (the usual case: a fresh result of the backward
+    // pass) becomes .grad as it is; anything shared is copied, so that a later in-place
+    // accumulation cannot write into someone else's tensor.
+    const bool sole_owner = incoming.impl_ptr().use_count() == 1 && incoming.storage().use_count() == 1 &&
+                            incoming.is_contiguous() && !incoming.requires_grad();
+    impl.grad = sole_owner ? incoming.detach() : incoming.detach().clone();
   } else {
     impl.grad.add_(incoming);
   }

@@ -2,7 +2,9 @@
 // and its state, split over threads above the elementwise grain. The arithmetic is the
 // unfused formulas' (ops/optim.h), operation for operation, in the parameter's dtype.
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <utility>
 
 #include "core/dtype.h"
 #include "ops/cpu/parallel.h"
@@ -11,6 +13,24 @@
 namespace kiln {
 
 namespace {
+
+// One Adam update of elements [begin, end). The variant flags are template parameters,
+// so each instantiation is a branch-free loop the compiler vectorises.
+template <typename T, bool kDecoupled, bool kL2, bool kAmsgrad, bool kMaximize>
+void adam_range(int64_t begin, int64_t end, T* p, const T* gr, T* m, T* v, T* vmax, T decay, T wd, T b1,
+                T one_minus_b1, T b2, T one_minus_b2, T bias_correction2_sqrt, T step_size, T eps) {
+  for (int64_t i = begin; i < end; ++i) {
+    T g = kMaximize ? -gr[i] : gr[i];
+    if constexpr (kDecoupled) p[i] *= decay;
+    if constexpr (kL2) g = g + wd * p[i];
+    m[i] = m[i] * b1 + one_minus_b1 * g;
+    v[i] = v[i] * b2 + one_minus_b2 * (g * g);
+    T second = v[i];
+    if constexpr (kAmsgrad) second = vmax[i] = std::max(vmax[i], v[i]);
+    const T denom = std::sqrt(second) / bias_correction2_sqrt + eps;
+    p[i] = p[i] + -step_size * (m[i] / denom);
+  }
+}
 
 // param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq: (n) contiguous.
 void adam_step_cpu(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
@@ -26,19 +46,16 @@ void adam_step_cpu(const Tensor& param, const Tensor& grad, const Tensor& exp_av
     const T b1 = T(a.beta1), one_minus_b1 = T(1.0 - a.beta1), b2 = T(a.beta2), one_minus_b2 = T(1.0 - a.beta2);
     const T bias_correction2_sqrt = T(std::sqrt(1.0 - std::pow(a.beta2, step)));
     const T step_size = T(a.lr / (1.0 - std::pow(a.beta1, step))), eps = T(a.eps);
-    const bool decoupled = a.decoupled, l2 = !a.decoupled && a.weight_decay != 0.0, maximize = a.maximize;
+    const bool l2 = !a.decoupled && a.weight_decay != 0.0;
+    // The 16 variants as one table of instantiations, indexed by the four flags.
+    using Range = void (*)(int64_t, int64_t, T*, const T*, T*, T*, T*, T, T, T, T, T, T, T, T, T);
+    auto variants = []<int... I>(std::integer_sequence<int, I...>) {
+      return std::array<Range, 16>{&adam_range<T, bool(I & 8), bool(I & 4), bool(I & 2), bool(I & 1)>...};
+    }(std::make_integer_sequence<int, 16>{});
+    const Range run = variants[size_t(a.decoupled) * 8 + size_t(l2) * 4 + size_t(a.amsgrad) * 2 + size_t(a.maximize)];
     cpu::parallel_for(0, param.numel(), cpu::kElementwiseGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        T g = maximize ? -gr[i] : gr[i];
-        if (decoupled) p[i] *= decay;
-        if (l2) g = g + wd * p[i];
-        m[i] = m[i] * b1 + one_minus_b1 * g;
-        v[i] = v[i] * b2 + one_minus_b2 * (g * g);
-        T second = v[i];
-        if (vmax) second = vmax[i] = std::max(vmax[i], v[i]);
-        const T denom = std::sqrt(second) / bias_correction2_sqrt + eps;
-        p[i] = p[i] + -step_size * (m[i] / denom);
-      }
+      run(begin, end, p, gr, m, v, vmax, decay, wd, b1, one_minus_b1, b2, one_minus_b2, bias_correction2_sqrt,
+          step_size, eps);
     });
   });
 }
