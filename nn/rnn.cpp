@@ -88,10 +88,11 @@ void check_weights(const TensorList& w, const RNNOptions& o, const char* op) {
 template <typename State, typename Step, typename HiddenOf>
 Tensor run_direction(const Tensor& xproj, State& state, bool reverse, Step step, HiddenOf hidden_of) {
   const int64_t t_len = xproj.size(0);
+  TensorList steps = unbind(xproj, 0);  // one node: its backward stacks the step gradients
   TensorList outs(static_cast<size_t>(t_len));
   for (int64_t s = 0; s < t_len; ++s) {
     int64_t t = reverse ? t_len - 1 - s : s;
-    state = step(xproj.select(0, t), state);
+    state = step(steps[size_t(t)], state);
     outs[size_t(t)] = hidden_of(state);
   }
   return stack(outs, 0);

@@ -9,6 +9,7 @@
 #include "autograd/function.h"
 #include "core/dispatch.h"
 #include "core/factory.h"
+#include "ops/index.h"
 #include "ops/kernels/view.h"
 #include "ops/reduce.h"
 
@@ -128,6 +129,44 @@ struct SliceBackward : Function<SliceBackward> {
     return dx;
   }
   TensorList backward(const Tensor& gg) { return {gg.slice(dim, start, end, step)}; }
+};
+
+// unbind: every index of a dim as its own view, from one node, so that the backward is
+// one stack of all the gradients (zeros where an output was unused). Selecting the
+// pieces one by one would give each its own zero-filled gradient of the whole input:
+// quadratic work for an RNN that walks a sequence.
+struct Unbind : Function<Unbind> {
+  static constexpr const char* kName = "unbind";
+  int64_t dim = 0;
+  Shape piece_shape;
+  TensorList forward(const Tensor& x, int64_t dim_) {
+    dim = dim_;
+    Shape sizes = x.shape();
+    IntList strides = x.strides();
+    const int64_t count = sizes[size_t(dim)], step = strides[size_t(dim)];
+    sizes.erase(sizes.begin() + dim);
+    strides.erase(strides.begin() + dim);
+    piece_shape = sizes;
+    TensorList out;
+    for (int64_t i = 0; i < count; ++i) out.push_back(make_view(x, sizes, strides, x.offset() + i * step));
+    return out;
+  }
+  TensorList backward(const TensorList& grads) {
+    TensorList g;
+    Tensor zero;
+    for (const Tensor& t : grads) {
+      if (t.defined()) {
+        g.push_back(t);
+        continue;
+      }
+      if (!zero.defined()) {
+        for (const Tensor& any : grads)
+          if (any.defined()) zero = zeros(piece_shape, options_of(any));
+      }
+      g.push_back(zero);
+    }
+    return {stack(g, dim)};
+  }
 };
 
 struct Slice : Function<Slice> {
@@ -301,6 +340,13 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
              size, " (", x.meta_str(), ")");
   if (index < 0) index += size;
   return narrow(x, d, index, 1).squeeze(d);
+}
+
+TensorList unbind(const Tensor& x, int64_t dim) {
+  KILN_CHECK(x.dim() > 0, "unbind: cannot unbind a 0-d tensor");
+  const int64_t d = wrap_dim(dim, x.dim(), "unbind");
+  if (x.shape()[size_t(d)] == 0) return {};
+  return apply<Unbind>(x, d);
 }
 
 Tensor expand(const Tensor& x, const Shape& shape) { return apply<Expand>(x, shape); }

@@ -13,6 +13,9 @@ Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1);
 Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length);
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step = 1);
 Tensor select(const Tensor& x, int64_t dim, int64_t index);
+// Every index of `dim` as a view without that dim (torch.unbind); one autograd node, whose
+// backward stacks the gradients of all the pieces at once.
+TensorList unbind(const Tensor& x, int64_t dim = 0);
 Tensor expand(const Tensor& x, const Shape& shape);
 Tensor squeeze(const Tensor& x);
 Tensor squeeze(const Tensor& x, int64_t dim);

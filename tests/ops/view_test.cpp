@@ -6,6 +6,7 @@
 namespace kiln {
 namespace {
 
+using test::allclose;
 using test::error_of;
 using test::OpTable;
 using test::one;
@@ -23,6 +24,8 @@ const OpTable& view_ops() {
       {"slice.negative", [](const TensorList& x) { return one(x[0].slice(0, -2, INT64_MAX)); }},
       {"select.basic", [](const TensorList& x) { return one(x[0].select(1, 2)); }},
       {"select.negative", [](const TensorList& x) { return one(x[0].select(0, -1)); }},
+      {"unbind.dim1", [](const TensorList& x) { return unbind(x[0], 1); }},
+      {"unbind.last", [](const TensorList& x) { return unbind(x[0], -1); }},
       {"expand", [](const TensorList& x) { return one(x[0].expand({2, 3, 4})); }},
       {"squeeze.all", [](const TensorList& x) { return one(x[0].squeeze()); }},
       {"squeeze.dim", [](const TensorList& x) { return one(x[0].squeeze(2)); }},
@@ -99,6 +102,20 @@ TEST(View, SumToReducesBroadcastDims) {
   Tensor g = ones({2, 3, 4});
   EXPECT_EQ(sum_to(g, {3, 1}).to_vector<float>(), (std::vector<float>{8, 8, 8}));
   EXPECT_EQ(sum_to(g, {}).item<float>(), 24.f);
+}
+
+TEST(Unbind, ViewsOfOnePieceEachAndZerosForUnusedGradients) {
+  Tensor x = randn({3, 4}).requires_grad_();
+  TensorList pieces = unbind(x, 0);
+  ASSERT_EQ(pieces.size(), 3u);
+  EXPECT_TRUE(pieces[1].same_storage(x));
+  EXPECT_TRUE(allclose(pieces[2], x.select(0, 2), 0, 0));
+  sum(pieces[1] * 2.0).backward();  // pieces 0 and 2 unused
+  Tensor expected = zeros({3, 4});
+  expected.select(0, 1).fill_(2.0);
+  EXPECT_TRUE(allclose(x.grad(), expected, 0, 0));
+  EXPECT_TRUE(unbind(zeros({0, 2}), 0).empty());
+  EXPECT_EQ(error_of([] { unbind(zeros({}), 0); }), "unbind: cannot unbind a 0-d tensor");
 }
 
 }  // namespace

@@ -17,6 +17,8 @@ def cases():
         Case("slice.negative", lambda x: x[-2:], lambda: [randn(4, 3)]),
         Case("select.basic", lambda x: x.select(1, 2), lambda: [randn(3, 4)]),
         Case("select.negative", lambda x: x.select(0, -1), lambda: [randn(3, 4)]),
+        Case("unbind.dim1", lambda x: torch.unbind(x, 1), lambda: [randn(3, 4, 2)]),
+        Case("unbind.last", lambda x: torch.unbind(x, -1), lambda: [randn(2, 3)]),
         Case("expand.basic", lambda x: x.expand(2, 3, 4), lambda: [randn(3, 1)]),
         Case("squeeze.all", lambda x: x.squeeze(), lambda: [randn(1, 3, 1, 2)]),
         Case("squeeze.dim", lambda x: x.squeeze(2), lambda: [randn(1, 3, 1, 2)]),
