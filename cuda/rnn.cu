@@ -1,10 +1,9 @@
-// CUDA kernels of the fused LSTM cell pointwise op (ops/rnn.cpp): one thread per (row, j)
-// of (N, H), reading its four gates; the formulas of ops/cpu/rnn.cpp, device math in T.
+// CUDA kernels of the fused LSTM cell pointwise op (ops/rnn.cpp): one thread per element
+// of (N, H), computed by the formulas of ops/kernels/rnn.h that the CPU kernels share.
 #include <cstdint>
 
 #include "core/dispatch.h"
 #include "core/tensor.h"
-#include "cuda/math.cuh"
 #include "cuda/runtime.h"
 #include "ops/kernels/rnn.h"
 
@@ -12,30 +11,12 @@ namespace kiln {
 
 namespace {
 
-namespace m = cuda::math;
-
-template <typename T>
-__device__ T sigmoid_of(T x) {
-  return T(1) / (T(1) + m::exp(-x));
-}
-
 // gates, act: (N, 4H); c, h, c_new, tanh_c: (N, H); n = N * H; all contiguous.
 template <typename T>
 __global__ void lstm_pointwise_kernel1(T* h, T* c_new, T* act, T* tanh_c, const T* gates, const T* c, int64_t n,
                                        int64_t hidden) {
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t row = e / hidden, j = e % hidden, base = row * 4 * hidden + j;
-    const T i = sigmoid_of(gates[base]), f = sigmoid_of(gates[base + hidden]);
-    const T g = m::tanh(gates[base + 2 * hidden]), o = sigmoid_of(gates[base + 3 * hidden]);
-    const T cn = f * c[e] + i * g, tc = m::tanh(cn);
-    act[base] = i;
-    act[base + hidden] = f;
-    act[base + 2 * hidden] = g;
-    act[base + 3 * hidden] = o;
-    c_new[e] = cn;
-    tanh_c[e] = tc;
-    h[e] = o * tc;
-  }
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x)
+    lstm_pointwise_element(e, hidden, h, c_new, act, tanh_c, gates, c);
 }
 
 void lstm_pointwise_cuda(const Tensor& h, const Tensor& c_new, const Tensor& act, const Tensor& tanh_c,
@@ -52,24 +33,12 @@ void lstm_pointwise_cuda(const Tensor& h, const Tensor& c_new, const Tensor& act
   cuda::check_launch("lstm_cell_pointwise (cuda)");
 }
 
-// dc_total = dc + dh * o * (1 - tanh(c')^2); dc_prev = dc_total * f;
-// d(i, f, g, o pre-activations) = dc_total * g * i (1 - i), dc_total * c * f (1 - f),
-//                                 dc_total * i * (1 - g^2),  dh * tanh(c') * o (1 - o).
 // dgates, act: (N, 4H); dc_prev, dh, dc, tanh_c, c: (N, H); dh, dc may be nullptr (zero).
 template <typename T>
 __global__ void lstm_pointwise_backward_kernel1(T* dgates, T* dc_prev, const T* dh, const T* dc, const T* act,
                                                 const T* tanh_c, const T* c, int64_t n, int64_t hidden) {
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t row = e / hidden, j = e % hidden, base = row * 4 * hidden + j;
-    const T i = act[base], f = act[base + hidden], g = act[base + 2 * hidden], o = act[base + 3 * hidden];
-    const T tc = tanh_c[e], dh_e = dh ? dh[e] : T(0);
-    const T dct = (dc ? dc[e] : T(0)) + dh_e * o * (T(1) - tc * tc);
-    dgates[base] = dct * g * i * (T(1) - i);
-    dgates[base + hidden] = dct * c[e] * f * (T(1) - f);
-    dgates[base + 2 * hidden] = dct * i * (T(1) - g * g);
-    dgates[base + 3 * hidden] = dh_e * tc * o * (T(1) - o);
-    dc_prev[e] = dct * f;
-  }
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x)
+    lstm_pointwise_backward_element(e, hidden, dgates, dc_prev, dh, dc, act, tanh_c, c);
 }
 
 void lstm_pointwise_backward_cuda(const Tensor& dgates, const Tensor& dc_prev, const Tensor& dh, const Tensor& dc,

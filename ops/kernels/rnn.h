@@ -2,8 +2,12 @@
 // calls them; every device's kernels, ops/cpu/rnn.cpp and cuda/, register against them).
 #pragma once
 
+#include <cmath>
+#include <cstdint>
+
 #include "core/dispatch.h"
 #include "core/tensor.h"
+#include "ops/kernels/host_device.h"
 
 namespace kiln {
 
@@ -17,5 +21,51 @@ KILN_DECLARE_STUB(lstm_pointwise_stub, LstmPointwiseKernel);
 using LstmPointwiseBackwardKernel = void(const Tensor& dgates, const Tensor& dc_prev, const Tensor& dh,
                                          const Tensor& dc, const Tensor& act, const Tensor& tanh_c, const Tensor& c);
 KILN_DECLARE_STUB(lstm_pointwise_backward_stub, LstmPointwiseBackwardKernel);
+
+// ---- the element formulas every device's kernel calls ----
+// Element e of (N, H) reads and writes its four gates at base, base + H, base + 2H,
+// base + 3H of the (N, 4H) tensors, base = (e / H) * 4H + e % H.
+
+template <typename T>
+KILN_HOST_DEVICE inline T lstm_sigmoid(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+
+// c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c'); act keeps the four
+// activations and tanh_c keeps tanh(c') for the backward.
+template <typename T>
+KILN_HOST_DEVICE inline void lstm_pointwise_element(int64_t e, int64_t hidden, T* h, T* c_new, T* act, T* tanh_c,
+                                                    const T* gates, const T* c) {
+  const int64_t base = (e / hidden) * 4 * hidden + e % hidden;
+  const T i = lstm_sigmoid(gates[base]), f = lstm_sigmoid(gates[base + hidden]);
+  const T g = std::tanh(gates[base + 2 * hidden]), o = lstm_sigmoid(gates[base + 3 * hidden]);
+  const T cn = f * c[e] + i * g, tc = std::tanh(cn);
+  act[base] = i;
+  act[base + hidden] = f;
+  act[base + 2 * hidden] = g;
+  act[base + 3 * hidden] = o;
+  c_new[e] = cn;
+  tanh_c[e] = tc;
+  h[e] = o * tc;
+}
+
+// dc_total = dc + dh * o * (1 - tanh(c')^2); dc_prev = dc_total * f;
+// d(i, f, g, o pre-activations) = dc_total * g * i (1 - i), dc_total * c * f (1 - f),
+//                                 dc_total * i * (1 - g^2),  dh * tanh(c') * o (1 - o).
+// dh, dc: nullptr for a zero gradient.
+template <typename T>
+KILN_HOST_DEVICE inline void lstm_pointwise_backward_element(int64_t e, int64_t hidden, T* dgates, T* dc_prev,
+                                                             const T* dh, const T* dc, const T* act, const T* tanh_c,
+                                                             const T* c) {
+  const int64_t base = (e / hidden) * 4 * hidden + e % hidden;
+  const T i = act[base], f = act[base + hidden], g = act[base + 2 * hidden], o = act[base + 3 * hidden];
+  const T tc = tanh_c[e], dh_e = dh ? dh[e] : T(0);
+  const T dct = (dc ? dc[e] : T(0)) + dh_e * o * (T(1) - tc * tc);
+  dgates[base] = dct * g * i * (T(1) - i);
+  dgates[base + hidden] = dct * c[e] * f * (T(1) - f);
+  dgates[base + 2 * hidden] = dct * i * (T(1) - g * g);
+  dgates[base + 3 * hidden] = dh_e * tc * o * (T(1) - o);
+  dc_prev[e] = dct * f;
+}
 
 }  // namespace kiln
