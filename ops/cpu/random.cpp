@@ -1,44 +1,57 @@
 // CPU kernel of fused_dropout: each task draws whole Philox blocks (one block serves 4
-// float32 or 2 float64 elements) and writes the mask and the output for them.
+// float32 or 2 float64 elements), many at once with SIMD, and writes the mask and the
+// output for them.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 
-#include "core/generator.h"
 #include "ops/cpu/parallel.h"
+#include "ops/cpu/philox.h"
 #include "ops/kernels/random.h"
 
 namespace kiln {
 
 namespace {
 
-// x, out, mask: (n) contiguous.
+// Note [Dropout threshold]
+// An element is kept when its uniform draw u = (bits >> shift) * 2^-b is below
+// keep = 1 - p (float32: 24 bits of a word, b = 24; float64: 53 bits of a lane pair,
+// b = 53). Since bits >> shift is an integer and keep * 2^b is exact in a double, that is
+// the integer comparison (bits >> shift) < ceil(keep * 2^b): the same decision as the
+// rand()-style float comparison, bit for bit, in a loop the compiler vectorises.
+
+// x, out, mask: (n) contiguous. Tasks take runs of whole Philox blocks; the words of a
+// run come from cpu::philox_blocks (SIMD) into a stack buffer, then one pass writes the
+// mask and the output.
 void dropout_cpu(const Tensor& out, const Tensor& mask, const Tensor& x, double p, uint64_t seed, uint64_t offset) {
   const int64_t n = x.numel();
-  const double keep_below = 1.0 - p, scale = 1.0 / (1.0 - p);
-  auto run = [&]<typename T>(int64_t per_block, auto value_of) {
+  const double keep = 1.0 - p, scale = 1.0 / (1.0 - p);
+  constexpr int64_t kRun = 256;  // Philox blocks per buffer: 4 KiB of words
+  auto run = [&]<typename T, typename Bits>(int64_t per_block, int bits, auto bits_of) {
     const T* xp = x.data_ptr<T>();
     T *op = out.data_ptr<T>(), *mp = mask.data_ptr<T>();
+    const Bits threshold = Bits(std::ceil(std::ldexp(keep, bits)));
+    const T kept = T(scale);
     const int64_t blocks = (n + per_block - 1) / per_block;
     cpu::parallel_for(0, blocks, cpu::kElementwiseGrain / per_block, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        const std::array<uint32_t, 4> words = philox_block(seed, offset + uint64_t(b));
-        for (int64_t lane = 0; lane < per_block; ++lane) {
-          const int64_t i = b * per_block + lane;
-          if (i >= n) break;
-          const T m = value_of(words, lane) < keep_below ? T(scale) : T(0);
+      alignas(64) uint32_t words[4 * kRun];
+      for (int64_t r0 = b0; r0 < b1; r0 += kRun) {
+        const int64_t r1 = std::min(b1, r0 + kRun);
+        cpu::philox_blocks(seed, offset + uint64_t(r0), r1 - r0, words);
+        const int64_t i0 = r0 * per_block, i1 = std::min(n, r1 * per_block);
+        for (int64_t i = i0; i < i1; ++i) {
+          const T m = bits_of(words, i - i0) < threshold ? kept : T(0);
           mp[i] = m;
           op[i] = xp[i] * m;
         }
       }
     });
   };
-  if (x.dtype() == DType::Float32) {  // rand float32: (u >> 8) * 2^-24
-    run.template operator()<float>(4, [](const std::array<uint32_t, 4>& w, int64_t lane) {
-      return double(float(w[size_t(lane)] >> 8) * 0x1.0p-24f);
-    });
-  } else {  // rand float64: the lane pair as one 64-bit word w, (w >> 11) * 2^-53
-    run.template operator()<double>(2, [](const std::array<uint32_t, 4>& w, int64_t lane) {
-      const uint64_t word = (uint64_t(w[size_t(2 * lane)]) << 32) | w[size_t(2 * lane + 1)];
-      return double(word >> 11) * 0x1.0p-53;
+  if (x.dtype() == DType::Float32) {  // element i: word i of the run, top 24 bits
+    run.template operator()<float, uint32_t>(4, 24, [](const uint32_t* w, int64_t i) { return w[i] >> 8; });
+  } else {  // element i: the lane pair (2i, 2i + 1) as one 64-bit word, top 53 bits
+    run.template operator()<double, uint64_t>(2, 53, [](const uint32_t* w, int64_t i) {
+      return ((uint64_t(w[2 * i]) << 32) | w[2 * i + 1]) >> 11;
     });
   }
 }

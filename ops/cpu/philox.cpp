@@ -1,0 +1,28 @@
+// philox_blocks: the scalar path and the choice of the SIMD one (ops/cpu/philox.h).
+#include "ops/cpu/philox.h"
+
+#include "core/generator.h"
+#include "ops/cpu/cpu_features.h"
+
+namespace kiln::cpu {
+
+void philox_blocks_generic(uint64_t seed, uint64_t first, int64_t count, uint32_t* words) {
+  for (int64_t j = 0; j < count; ++j) {
+    const std::array<uint32_t, 4> w = philox_block(seed, first + uint64_t(j));
+    for (int i = 0; i < 4; ++i) words[4 * j + i] = w[size_t(i)];
+  }
+}
+
+void philox_blocks(uint64_t seed, uint64_t first, int64_t count, uint32_t* words) {
+  switch (active_isa()) {
+    case CpuIsa::Avx512:
+      return philox_blocks_avx512(seed, first, count, words);
+    case CpuIsa::Avx2:
+      return philox_blocks_avx2(seed, first, count, words);
+    case CpuIsa::Generic:
+      break;
+  }
+  philox_blocks_generic(seed, first, count, words);
+}
+
+}  // namespace kiln::cpu
