@@ -3,6 +3,8 @@
 // two sides do the same arithmetic; only the framework differs.
 #include "bench/peers/torch_peer.h"
 
+#include <dlfcn.h>
+
 #include <torch/torch.h>
 
 namespace kiln::bench::torch_peer {
@@ -10,6 +12,15 @@ namespace kiln::bench::torch_peer {
 namespace tnn = torch::nn;
 
 void set_num_threads(int threads) { torch::set_num_threads(threads); }
+
+bool set_blas_threads(int threads) {
+  // Looked up at run time: the peer does not link OpenBLAS itself, libtorch does.
+  using SetThreads = void (*)(int);
+  auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (set == nullptr) return false;
+  set(threads);
+  return true;
+}
 
 namespace {
 

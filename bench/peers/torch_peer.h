@@ -19,6 +19,12 @@ class Trainer {
 
 void set_num_threads(int threads);  // torch::set_num_threads (intra-op)
 
+// Debian's libtorch does its GEMMs in OpenBLAS, whose own thread pool competes with
+// libtorch's OpenMP threads for the same cores. Sets OpenBLAS's thread count when
+// libtorch loaded it (returns false when it did not); the benchmarks give the peer the
+// faster of 1 and kiln's thread count (see bench/paired.h).
+bool set_blas_threads(int threads);
+
 // The shapes, losses and optimizers match bench/train_bench.cpp's kiln trainers.
 std::unique_ptr<Trainer> mlp(int64_t batch);                    // Adam(1e-3), cross-entropy
 std::unique_ptr<Trainer> resnet18(int64_t batch);               // 3x32x32, SGD(0.1, momentum 0.9)
