@@ -7,25 +7,34 @@
 #include <ostream>
 
 #include "core/error.h"
+#include "core/half.h"
 
 namespace kiln {
 
-enum class DType : uint8_t { Float32, Float64, Int64, UInt8, Bool };
+// Float16 and BFloat16 are storage types (core/half.h): tensors of them convert with
+// to(), move between devices, are indexed, compared and saved; arithmetic is for
+// float32 and float64 (dispatch_floating names the two in its error).
+enum class DType : uint8_t { Float32, Float64, Int64, UInt8, Bool, Float16, BFloat16 };
 
 constexpr DType kFloat32 = DType::Float32;
 constexpr DType kFloat64 = DType::Float64;
 constexpr DType kInt64 = DType::Int64;
 constexpr DType kUInt8 = DType::UInt8;
 constexpr DType kBool = DType::Bool;
+constexpr DType kFloat16 = DType::Float16;
+constexpr DType kBFloat16 = DType::BFloat16;
 
 size_t element_size(DType dtype);
 const char* dtype_name(DType dtype);  // "float32", ... as PyTorch spells them
 std::ostream& operator<<(std::ostream& os, DType dtype);
 
-inline bool is_floating(DType d) { return d == DType::Float32 || d == DType::Float64; }
+inline bool is_floating(DType d) {
+  return d == DType::Float32 || d == DType::Float64 || d == DType::Float16 || d == DType::BFloat16;
+}
 inline bool is_integral(DType d) { return !is_floating(d); }  // bool counts as integral
 
-// PyTorch's promotion lattice for tensor-tensor ops: bool < uint8 < int64 < float32 < float64.
+// PyTorch's promotion lattice for tensor-tensor ops: bool < uint8 < int64 < float16,
+// bfloat16 < float32 < float64, where float16 with bfloat16 gives float32.
 DType promote_types(DType a, DType b);
 
 // Maps a C++ type to its DType.
@@ -35,6 +44,8 @@ template <> struct dtype_of<double> { static constexpr DType value = DType::Floa
 template <> struct dtype_of<int64_t> { static constexpr DType value = DType::Int64; };
 template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::UInt8; };
 template <> struct dtype_of<bool> { static constexpr DType value = DType::Bool; };
+template <> struct dtype_of<Half> { static constexpr DType value = DType::Float16; };
+template <> struct dtype_of<BFloat16> { static constexpr DType value = DType::BFloat16; };
 
 // Note [Dtype dispatch]
 // Kernels are templates over the element type; these helpers pick the instantiation
@@ -72,6 +83,8 @@ void dispatch_all(DType dtype, F&& f) {
     case DType::Int64: f.template operator()<int64_t>(); return;
     case DType::UInt8: f.template operator()<uint8_t>(); return;
     case DType::Bool: f.template operator()<bool>(); return;
+    case DType::Float16: f.template operator()<Half>(); return;
+    case DType::BFloat16: f.template operator()<BFloat16>(); return;
   }
 }
 

@@ -57,7 +57,7 @@ struct DTypeCode {
 // Every dtype the safetensors specification names.
 constexpr DTypeCode kDTypeCodes[] = {
     {"F32", DType::Float32}, {"F64", DType::Float64}, {"I64", DType::Int64},  {"U8", DType::UInt8},
-    {"BOOL", DType::Bool},   {"F16", std::nullopt},   {"BF16", std::nullopt}, {"I8", std::nullopt},
+    {"BOOL", DType::Bool},   {"F16", DType::Float16}, {"BF16", DType::BFloat16}, {"I8", std::nullopt},
     {"I16", std::nullopt},   {"U16", std::nullopt},   {"I32", std::nullopt},  {"U32", std::nullopt},
     {"U64", std::nullopt},   {"F8_E5M2", std::nullopt}, {"F8_E4M3", std::nullopt},
     {"F8_E8M0", std::nullopt}, {"F4", std::nullopt}, {"F6_E2M3", std::nullopt}, {"F6_E3M2", std::nullopt},
@@ -371,7 +371,7 @@ DType parse_dtype(const std::string& code, const std::string& tensor, const std:
   for (const DTypeCode& known : kDTypeCodes) {
     if (code != known.name) continue;
     KILN_CHECK(known.dtype.has_value(), "load_safetensors: ", where, ": tensor ", quoted(tensor),
-               " has unsupported dtype ", code, " (kiln reads F32, F64, I64, U8 and BOOL)");
+               " has unsupported dtype ", code, " (kiln reads F32, F64, F16, BF16, I64, U8 and BOOL)");
     return *known.dtype;
   }
   KILN_FAIL("load_safetensors: ", where, ": tensor ", quoted(tensor), " has unknown dtype ", quoted(code));

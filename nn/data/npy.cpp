@@ -282,6 +282,7 @@ NpyType parse_descr(const PyValue& descr, const std::string& where) {
   else if (kind == 'u' && itemsize == 1) t.dtype = DType::UInt8;
   else if (kind == 'f' && itemsize == 4) t.dtype = DType::Float32;
   else if (kind == 'f' && itemsize == 8) t.dtype = DType::Float64;
+  else if (kind == 'f' && itemsize == 2) t.dtype = DType::Float16;
   else if (kind == 'i' && itemsize == 8) t.dtype = DType::Int64;
   else if ((kind == 'i' && (itemsize == 1 || itemsize == 2 || itemsize == 4)) ||
            (kind == 'u' && (itemsize == 2 || itemsize == 4))) {
@@ -303,6 +304,8 @@ const char* npy_descr(DType dtype) {
     case DType::Int64: return "<i8";
     case DType::Float32: return "<f4";
     case DType::Float64: return "<f8";
+    case DType::Float16: return "<f2";
+    case DType::BFloat16: break;  // numpy has no bfloat16
   }
   KILN_FAIL("write_npy: no npy descr for dtype ", dtype_name(dtype));
 }

@@ -8,7 +8,7 @@
 
 #include "core/dispatch.h"
 #include "core/tensor.h"
-#include "ops/kernels/host_device.h"
+#include "core/host_device.h"
 #include "ops/optim.h"
 
 namespace kiln {

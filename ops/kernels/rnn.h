@@ -7,7 +7,7 @@
 
 #include "core/dispatch.h"
 #include "core/tensor.h"
-#include "ops/kernels/host_device.h"
+#include "core/host_device.h"
 
 namespace kiln {
 

@@ -62,6 +62,7 @@ std::vector<std::pair<std::string, Tensor>> numpy_files_kiln_writes_identically(
       {"empty.npy", zeros({0, 3})},
       {"empty_1d_i8.npy", zeros({0}, kInt64)},
       {"scalar_bool.npy", scalar_tensor(1, kBool)},
+      {"float16.npy", tensor<float>({1.0f, -2.5f, 65504.0f, 6e-8f, kInfF, std::nanf("")}, {6}).to(kFloat16)},
   };
 }
 
@@ -125,6 +126,7 @@ TEST(NpyFormat, FortranOrderArraysComeBackCContiguous) {
 
 TEST(NpyFormat, BigEndianIsByteSwappedAndNativeOrderAccepted) {
   EXPECT_TRUE(same_tensor(read_npy(kDir + "big_f8.npy"), tensor<double>({-1.0, -0.5, 0.0, 0.5})));
+  EXPECT_TRUE(same_tensor(read_npy(kDir + "big_f2.npy"), tensor<float>({-1.0f, 0.5f, 65504.0f}).to(kFloat16)));
   EXPECT_TRUE(same_tensor(read_npy(kDir + "big_i4.npy"), tensor<int64_t>({-2, 1, 70000})));
   EXPECT_TRUE(same_tensor(read_npy(kDir + "big_i8.npy"), tensor<int64_t>({-3, 5}, {1, 2})));
   std::string native = read_bytes(kDir + "float64.npy");
@@ -160,7 +162,7 @@ TEST(NpyFormat, HeaderParserAcceptsWhatPythonLiteralsAllow) {
 
 TEST(NpyFormat, UnsupportedDtypesNameTheFileAndTheDescr) {
   for (const auto& [file, descr] : std::vector<std::pair<std::string, std::string>>{
-           {"complex64.npy", "'<c8'"}, {"unicode.npy", "'<U5'"}, {"float16.npy", "'<f2'"}, {"uint64.npy", "'<u8'"}}) {
+           {"complex64.npy", "'<c8'"}, {"unicode.npy", "'<U5'"}, {"longdouble.npy", "'<f16'"}, {"uint64.npy", "'<u8'"}}) {
     std::string message = error_of([&] { read_npy(kDir + file); });
     EXPECT_THAT(message, HasSubstr("read_npy: " + kDir + file + ": unsupported dtype descr " + descr)) << file;
   }

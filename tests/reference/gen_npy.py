@@ -27,6 +27,7 @@ def main():
     save("float64_3d.npy", (np.arange(24, dtype=np.float64).reshape(2, 3, 4) - 10) / 4)
     save("scalar.npy", np.array(3.5))
     save("empty.npy", np.zeros((0, 3), dtype=np.float32))
+    save("float16.npy", np.array([1.0, -2.5, 65504, 6e-8, np.inf, np.nan], dtype=np.float16))
 
     # Narrower integers, widened to int64 by kiln.
     save("int8.npy", np.array([-128, -1, 0, 127], dtype=np.int8))
@@ -39,6 +40,7 @@ def main():
     save("fortran.npy", np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3)))
     save("fortran_3d.npy", np.asfortranarray(np.arange(24, dtype=np.int64).reshape(2, 3, 4)))
     save("big_f8.npy", np.array([-1.0, -0.5, 0.0, 0.5], dtype=">f8"))
+    save("big_f2.npy", np.array([-1.0, 0.5, 65504], dtype=">f2"))
     save("big_i4.npy", np.array([-2, 1, 70000], dtype=">i4"))
     save("big_i8.npy", np.array([[-3, 5]], dtype=">i8"))
     save("empty_1d_i8.npy", np.zeros(0, dtype=np.int64))
@@ -50,7 +52,7 @@ def main():
     # dtypes kiln rejects.
     save("complex64.npy", np.array([1 + 2j], dtype=np.complex64))
     save("unicode.npy", np.array(["abc"], dtype="<U5"))
-    save("float16.npy", np.array([1.0], dtype=np.float16))
+    save("longdouble.npy", np.array([1.0], dtype=np.longdouble))
     save("uint64.npy", np.array([1], dtype=np.uint64))
 
     # Archives: keyword arrays, then a positional one (arr_0), the order np.savez stores them in.
