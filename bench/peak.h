@@ -3,6 +3,8 @@
 // is measured on first use and cached for the process (bench/peak_bench.cpp).
 #pragma once
 
+#include <benchmark/benchmark.h>
+
 namespace kiln::bench {
 
 // float32 GFLOP/s of independent FMA chains held in registers (the widest vectors the CPU
@@ -17,5 +19,15 @@ struct MemoryBandwidth {
   double copy_gbs, triad_gbs;
 };
 const MemoryBandwidth& memory_bandwidth();
+
+// Bandwidth counters of a benchmark whose every iteration reads and writes
+// `bytes_per_iteration` bytes in all and whose timed loop took `seconds`: "GB/s" (10^9
+// bytes per second) and "of_peak_bw", the fraction of `peak_gbs` (1.0: the op runs at the
+// measured bandwidth). Compare a one-input op with copy_gbs, two inputs with triad_gbs.
+inline void report_bandwidth(benchmark::State& state, double bytes_per_iteration, double seconds, double peak_gbs) {
+  const double gbs = bytes_per_iteration * double(state.iterations()) / seconds / 1e9;
+  state.counters["GB/s"] = gbs;
+  state.counters["of_peak_bw"] = gbs / peak_gbs;
+}
 
 }  // namespace kiln::bench

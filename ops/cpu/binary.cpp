@@ -1,11 +1,13 @@
 // CPU kernels of the binary ops: one lambda each over a pair of elements, run by the
-// broadcasting elementwise iterator of ops/cpu/loops.h.
+// broadcasting elementwise iterator of ops/cpu/loops.h; add, sub, mul and div on float32
+// also have SIMD kernels (ops/cpu/elementwise_simd.h).
 // out: broadcast shape; a, b: same dtype (the op converted them), any strides.
 #include <algorithm>
 #include <cmath>
 
 #include "core/dispatch.h"
 #include "core/tensor.h"
+#include "ops/cpu/elementwise_simd.h"
 #include "ops/cpu/loops.h"
 #include "ops/kernels/binary.h"
 
@@ -22,6 +24,31 @@ void arith_map(const Tensor& out, const Tensor& a, const Tensor& b, double alpha
   });
 }
 
+// float32 a, b through the active ISA's SIMD kernel for `op`: runs where out and both
+// inputs have unit strides, or one input stride 0 (a broadcast scalar or a bias row's
+// element); other runs take the scalar f, which the kernel is tested against. Returns
+// false, having done nothing, when the inputs are not float32 or the ISA is Generic.
+// See Note [SIMD elementwise kernels].
+template <typename F>
+bool simd_map(const Tensor& out, const Tensor& a, const Tensor& b, cpu::SimdBinaryOp op, F f) {
+  const cpu::SimdElementwise* kernels = cpu::simd_elementwise();
+  if (kernels == nullptr || a.dtype() != kFloat32 || b.dtype() != kFloat32 || out.dtype() != kFloat32) return false;
+  const bool stream = out.raw_data() != a.raw_data() && out.raw_data() != b.raw_data() &&
+                      cpu::use_streaming_stores(out.numel() * int64_t(sizeof(float)));
+  constexpr int64_t kUnit = sizeof(float);
+  cpu::elementwise_runs<float, float, float>(
+      out, f,
+      [&](const std::array<char*, 3>& p, const std::array<int64_t, 3>& s, int64_t n) {
+        const bool a_ok = s[1] == kUnit || s[1] == 0, b_ok = s[2] == kUnit || s[2] == 0;
+        if (s[0] != kUnit || !a_ok || !b_ok || (s[1] == 0 && s[2] == 0)) return false;
+        kernels->binary(op, reinterpret_cast<float*>(p[0]), reinterpret_cast<const float*>(p[1]), s[1] == 0,
+                        reinterpret_cast<const float*>(p[2]), s[2] == 0, n, stream);
+        return true;
+      },
+      a, b);
+  return true;
+}
+
 // bool out[i] = f(a[i], b[i]) for any dtype.
 template <typename F>
 void compare_map(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
@@ -29,13 +56,21 @@ void compare_map(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
 }
 
 void add_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double alpha) {
-  if (alpha == 1.0) return arith_map(o, a, b, alpha, "add", [](auto x, auto y, auto) { return x + y; });
+  // x + alpha y is x + y or x - y exactly when alpha is 1 or -1 (sub); other alphas stay
+  // scalar, where x + alpha y rounds twice as in the reference.
+  if (alpha == 1.0) {
+    if (simd_map(o, a, b, cpu::SimdBinaryOp::Add, [](float x, float y) { return x + y; })) return;
+    return arith_map(o, a, b, alpha, "add", [](auto x, auto y, auto) { return x + y; });
+  }
+  if (alpha == -1.0 && simd_map(o, a, b, cpu::SimdBinaryOp::Sub, [](float x, float y) { return x - y; })) return;
   arith_map(o, a, b, alpha, "add", [](auto x, auto y, auto al) { return x + al * y; });
 }
 void mul_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double alpha) {
+  if (simd_map(o, a, b, cpu::SimdBinaryOp::Mul, [](float x, float y) { return x * y; })) return;
   arith_map(o, a, b, alpha, "mul", [](auto x, auto y, auto) { return x * y; });
 }
 void div_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double) {
+  if (simd_map(o, a, b, cpu::SimdBinaryOp::Div, [](float x, float y) { return x / y; })) return;
   dispatch_floating(a.dtype(), "div", [&]<typename T>() {
     cpu::elementwise<T, T, T>(o, [](T x, T y) { return x / y; }, a, b);
   });

@@ -24,7 +24,10 @@ namespace kiln::cpu {
 //   3. the flat index range [0, numel) is split into chunks across threads, and each
 //      chunk runs the innermost dim as a tight loop, the outer dims as a counter.
 // The inner loop has a fast path for unit strides (every operand contiguous along
-// the inner dim) that the compiler vectorises.
+// the inner dim) that the compiler vectorises; elementwise_runs lets an op hand such
+// runs to explicit SIMD kernels instead (Note [SIMD elementwise kernels]).
+// Threads: chunks of at least kElementwiseGrain elements (ops/cpu/parallel.h), so a
+// small tensor runs on the calling thread.
 template <int N>
 struct LoopPlan {
   std::vector<int64_t> sizes;                  // after merging; innermost last
@@ -110,18 +113,31 @@ void map_run(const std::array<char*, sizeof...(A) + 1>& ptrs, const std::array<i
 }
 }  // namespace detail
 
+// elementwise (below) with a kernel for whole runs: each run of the innermost dim (per thread)
+// is first offered to run(ptrs, byte_strides, n), which returns true when it wrote the
+// run (the SIMD kernels of Note [SIMD elementwise kernels] take unit-stride runs);
+// otherwise f's loop runs. The scalar f stays the reference for what run computes.
+template <typename R, typename... A, typename F, typename Run>
+void elementwise_runs(const Tensor& out, F f, Run run, const std::conditional_t<true, Tensor, A>&... in) {
+  constexpr int N = int(sizeof...(A)) + 1;
+  auto plan = make_loop_plan<N>({&out, &in...});
+  parallel_for(0, plan.numel, kElementwiseGrain, [&](int64_t begin, int64_t end) {
+    for_each_run<N>(plan, begin, end, [&](const std::array<char*, N>& ptrs, const std::array<int64_t, N>& s, int64_t n) {
+      if (!run(ptrs, s, n)) detail::map_run<R, A...>(ptrs, s, n, f, std::index_sequence_for<A...>{});
+    });
+  });
+}
+
 // out[i] = f(in_0[i], in_1[i], ...) over out's shape, inputs broadcast to it.
 // R and A... are the element types of out and the inputs (the caller has checked the
 // dtypes), e.g. elementwise<float, float, float>(out, f, a, b).
 template <typename R, typename... A, typename F>
 void elementwise(const Tensor& out, F f, const std::conditional_t<true, Tensor, A>&... in) {
-  constexpr int N = int(sizeof...(A)) + 1;
-  auto plan = make_loop_plan<N>({&out, &in...});
-  parallel_for(0, plan.numel, kElementwiseGrain, [&](int64_t begin, int64_t end) {
-    for_each_run<N>(plan, begin, end, [&](const std::array<char*, N>& ptrs, const std::array<int64_t, N>& s, int64_t n) {
-      detail::map_run<R, A...>(ptrs, s, n, f, std::index_sequence_for<A...>{});
-    });
-  });
+  elementwise_runs<R, A...>(
+      out, f, [](const std::array<char*, sizeof...(A) + 1>&, const std::array<int64_t, sizeof...(A) + 1>&, int64_t) {
+        return false;
+      },
+      in...);
 }
 
 }  // namespace kiln::cpu

@@ -1,10 +1,12 @@
 // CPU kernels of the unary ops: each is one lambda over an element (and the op's
-// scalar parameters a, b), run by the elementwise iterator of ops/cpu/loops.h.
+// scalar parameters a, b), run by the elementwise iterator of ops/cpu/loops.h; relu, neg,
+// exp, sigmoid and tanh on float32 also have SIMD kernels (ops/cpu/elementwise_simd.h).
 // out, x: same shape; x may be strided.
 #include <cmath>
 
 #include "core/dispatch.h"
 #include "core/tensor.h"
+#include "ops/cpu/elementwise_simd.h"
 #include "ops/cpu/loops.h"
 #include "ops/kernels/unary.h"
 
@@ -30,6 +32,27 @@ void numeric_map(const Tensor& out, const Tensor& x, double a, double b, const c
   });
 }
 
+// float32 x through the active ISA's SIMD kernel for `op` (unit-stride runs; other runs
+// take the scalar f(v, 0, 0), which the kernel is tested against); returns false, having
+// done nothing, when x is not float32 or the ISA is Generic.
+// See Note [SIMD elementwise kernels].
+template <typename F>
+bool simd_map(const Tensor& out, const Tensor& x, cpu::SimdUnaryOp op, F f) {
+  const cpu::SimdElementwise* kernels = cpu::simd_elementwise();
+  if (kernels == nullptr || x.dtype() != kFloat32 || out.dtype() != kFloat32) return false;
+  const bool stream =
+      out.raw_data() != x.raw_data() && cpu::use_streaming_stores(out.numel() * int64_t(sizeof(float)));
+  cpu::elementwise_runs<float, float>(
+      out, [=](float v) { return f(v, 0.0f, 0.0f); },
+      [&](const std::array<char*, 2>& p, const std::array<int64_t, 2>& s, int64_t n) {
+        if (s[0] != int64_t(sizeof(float)) || s[1] != int64_t(sizeof(float))) return false;
+        kernels->unary(op, reinterpret_cast<float*>(p[0]), reinterpret_cast<const float*>(p[1]), n, stream);
+        return true;
+      },
+      x);
+  return true;
+}
+
 // bool out[i] = f(x[i]) for any dtype.
 template <typename F>
 void predicate_map(const Tensor& out, const Tensor& x, F f) {
@@ -45,10 +68,14 @@ T stable_sigmoid(T v) {
 }
 
 void neg_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
-  numeric_map(o, x, a, b, "neg", [](auto v, auto, auto) { return decltype(v)(-v); });
+  constexpr auto f = [](auto v, auto, auto) { return decltype(v)(-v); };
+  if (simd_map(o, x, cpu::SimdUnaryOp::Neg, f)) return;
+  numeric_map(o, x, a, b, "neg", f);
 }
 void exp_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
-  floating_map(o, x, a, b, "exp", [](auto v, auto, auto) { return std::exp(v); });
+  constexpr auto f = [](auto v, auto, auto) { return std::exp(v); };
+  if (simd_map(o, x, cpu::SimdUnaryOp::Exp, f)) return;
+  floating_map(o, x, a, b, "exp", f);
 }
 void log_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map(o, x, a, b, "log", [](auto v, auto, auto) { return std::log(v); });
@@ -87,7 +114,9 @@ void clamp_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map(o, x, a, b, "clamp", [](auto v, auto lo, auto hi) { return v < lo ? lo : (v > hi ? hi : v); });
 }
 void relu_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
-  numeric_map(o, x, a, b, "relu", [](auto v, auto, auto) { return v > 0 ? v : decltype(v)(0); });
+  constexpr auto f = [](auto v, auto, auto) { return v > 0 ? v : decltype(v)(0); };
+  if (simd_map(o, x, cpu::SimdUnaryOp::Relu, f)) return;
+  numeric_map(o, x, a, b, "relu", f);
 }
 void leaky_relu_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map(o, x, a, b, "leaky_relu", [](auto v, auto slope, auto) { return v > 0 ? v : v * slope; });
@@ -113,10 +142,14 @@ void silu_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map(o, x, a, b, "silu", [](auto v, auto, auto) { return v * stable_sigmoid(v); });
 }
 void sigmoid_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
-  floating_map(o, x, a, b, "sigmoid", [](auto v, auto, auto) { return stable_sigmoid(v); });
+  constexpr auto f = [](auto v, auto, auto) { return stable_sigmoid(v); };
+  if (simd_map(o, x, cpu::SimdUnaryOp::Sigmoid, f)) return;
+  floating_map(o, x, a, b, "sigmoid", f);
 }
 void tanh_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
-  floating_map(o, x, a, b, "tanh", [](auto v, auto, auto) { return std::tanh(v); });
+  constexpr auto f = [](auto v, auto, auto) { return std::tanh(v); };
+  if (simd_map(o, x, cpu::SimdUnaryOp::Tanh, f)) return;
+  floating_map(o, x, a, b, "tanh", f);
 }
 void softplus_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map(o, x, a, b, "softplus", [](auto v, auto beta, auto threshold) {

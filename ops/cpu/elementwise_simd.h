@@ -1,0 +1,66 @@
+// Explicit SIMD kernels for the hot contiguous float32 elementwise ops (add, sub, mul,
+// div, relu, neg, exp, sigmoid, tanh): a table of run kernels per ISA, chosen at run time
+// from active_isa(). Written once in ops/cpu/elementwise_vec.h, compiled per ISA in
+// ops/cpu/elementwise_avx512.cpp and elementwise_avx2.cpp; called from ops/cpu/unary.cpp
+// and binary.cpp through cpu::elementwise_runs (ops/cpu/loops.h).
+#pragma once
+
+#include <cstdint>
+
+namespace kiln::cpu {
+
+// Note [SIMD elementwise kernels]
+// The elementwise iterator (Note [Elementwise loops]) hands each thread runs of the
+// innermost dim. When a float32 run has unit strides (an input may instead have stride 0:
+// a broadcast scalar such as x * 2.0 or a bias row) and the active ISA is Avx2 or Avx512,
+// the run goes to a kernel here: whole vectors with unaligned loads, the last n % lanes
+// elements through a zero-padded vector, so any start and length work. Otherwise the
+// scalar lambda of unary.cpp / binary.cpp runs: it is the fallback, the Generic ISA's
+// path and the reference the SIMD kernels are tested against.
+// Results against that scalar loop:
+//   add, sub (alpha == +-1), mul, div, relu, neg: bit for bit the same (IEEE ops; relu is
+//     max(x, 0), which maps NaN and -0 to +0 like the scalar `x > 0 ? x : 0`).
+//   exp: round(x / ln 2) = n, r = x - n ln 2 (two-part ln 2), e^r by its degree-7 Taylor
+//     polynomial, times 2^n applied as two exact powers of two so subnormal results are
+//     rounded once. At most 2 ulp from std::exp (measured on every 61st float: 1).
+//   sigmoid: (x >= 0 ? 1 : e) / (1 + e) with e = exp(-|x|), the scalar formula; at most
+//     3 ulp from the scalar path (measured likewise: 2).
+//   tanh: |x| < 0.625: x + x^3 P(x^2), P a degree-4 near-minimax fit (relative error 4e-9);
+//     otherwise 1 - 2 / (exp(2|x|) + 1); the sign of x put back. At most 3 ulp from
+//     std::tanh (measured likewise: 2).
+//   Special values follow the scalar path: NaN in, NaN out; exp(+inf) = +inf, exp(-inf)
+//   = 0, overflow to +inf above ln(FLT_MAX); sigmoid(+-inf) = 1, 0; tanh(+-inf) = +-1,
+//   tanh(-0) = -0; sigmoid(-0) = 0.5.
+// tests/ops/simd_elementwise_test.cpp holds these bounds on every ISA the CPU has.
+//
+// Non-temporal stores: with `stream`, whole vectors are written with streaming stores
+// (from the first vector-aligned element of out on) that bypass the cache and skip
+// reading the output's lines first, which saves a third of the memory traffic of a copy.
+// The callers ask for it only when out is far larger than the last-level cache and is
+// not written in place over an input (kStreamingBytes in ops/cpu/elementwise_simd.cpp).
+
+enum class SimdUnaryOp { Relu, Neg, Exp, Sigmoid, Tanh };
+enum class SimdBinaryOp { Add, Sub, Mul, Div };
+
+struct SimdElementwise {
+  const char* isa;  // "avx2", "avx512"
+  // out[i] = op(x[i]), i in [0, n).
+  void (*unary)(SimdUnaryOp op, float* out, const float* x, int64_t n, bool stream);
+  // out[i] = op(a[i], b[i]); a_scalar / b_scalar: that input is one value read at every
+  // i (stride 0). Not both.
+  void (*binary)(SimdBinaryOp op, float* out, const float* a, bool a_scalar, const float* b, bool b_scalar,
+                 int64_t n, bool stream);
+};
+
+// The kernels of active_isa(), or nullptr on the Generic level (the scalar loops run).
+const SimdElementwise* simd_elementwise();
+
+// Whether an output of `bytes` should be written with streaming stores (see above).
+bool use_streaming_stores(int64_t bytes);
+
+// Defined in elementwise_avx512.cpp and elementwise_avx2.cpp; call only when the CPU has
+// that level (detected_isa()).
+const SimdElementwise& simd_elementwise_avx512();
+const SimdElementwise& simd_elementwise_avx2();
+
+}  // namespace kiln::cpu

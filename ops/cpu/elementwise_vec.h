@@ -1,0 +1,194 @@
+// Internal to the SIMD elementwise kernels (ops/cpu/elementwise_avx512.cpp and
+// elementwise_avx2.cpp): the run loops and the vector exp / sigmoid / tanh, written once
+// as templates over a small vector interface V. See Note [SIMD elementwise kernels].
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "ops/cpu/elementwise_simd.h"
+
+namespace kiln::cpu {
+
+// NOTE: everything below sits in an unnamed namespace and calls no standard-library
+// template: each ISA file compiles its own copy with its own -m flags (as with
+// Note [GEMM micro-kernels]), and a shared inline copy could be linked for everybody.
+//
+// V provides: Reg, kLanes; loadu, storeu, stream (to an aligned address), fence, set1,
+// zero; add, sub, mul, div, fmadd(a, b, c) = a * b + c, min, max (each returns its
+// second operand when one is NaN, as x86's minps / maxps), round (to nearest even),
+// trunc, abs, sign_bits (x & -0.0f), or_bits, xor_bits; lt, ge, is_nan giving a mask
+// for select(m, a, b) = m ? a : b; pow2(n) = 2^n for integral-valued n in [-126, 127].
+namespace {
+
+// e^x; see Note [SIMD elementwise kernels] for the method and its accuracy.
+template <typename V>
+inline typename V::Reg vec_exp(typename V::Reg x) {
+  using R = typename V::Reg;
+  // Below -104, e^x < 2^-150 rounds to 0; above 89 it is past FLT_MAX and 2^n
+  // overflows to inf. Clamping keeps n in [-150, 128] so both halves of 2^n are normal.
+  const R xc = V::max(V::min(x, V::set1(89.0f)), V::set1(-104.0f));
+  const R n = V::round(V::mul(xc, V::set1(1.44269504088896341f)));
+  // r = x - n ln 2 with ln 2 split into 0.693145751953125 (15 significant bits: n times
+  // it is exact) and the rest, 1.4286068e-6.
+  R r = V::fmadd(n, V::set1(-0.693145751953125f), xc);
+  r = V::fmadd(n, V::set1(-1.42860682030941723212e-6f), r);
+  // e^r, |r| <= ln(2) / 2: Taylor to r^7 / 7! (truncation 2e-9 relative).
+  R p = V::set1(1.0f / 5040);
+  p = V::fmadd(p, r, V::set1(1.0f / 720));
+  p = V::fmadd(p, r, V::set1(1.0f / 120));
+  p = V::fmadd(p, r, V::set1(1.0f / 24));
+  p = V::fmadd(p, r, V::set1(1.0f / 6));
+  p = V::fmadd(p, r, V::set1(0.5f));
+  p = V::fmadd(p, r, V::set1(1.0f));
+  p = V::fmadd(p, r, V::set1(1.0f));
+  // 2^n = 2^(n - h) * 2^h, h = trunc(n / 2): p * 2^(n-h) is exact (normal), the second
+  // product rounds once, also into the subnormals.
+  const R h = V::trunc(V::mul(n, V::set1(0.5f)));
+  const R y = V::mul(V::mul(p, V::pow2(V::sub(n, h))), V::pow2(h));
+  return V::select(V::is_nan(x), x, y);
+}
+
+// 1 / (1 + e^-x), never exponentiating a large positive number.
+template <typename V>
+inline typename V::Reg vec_sigmoid(typename V::Reg x) {
+  using R = typename V::Reg;
+  const R e = vec_exp<V>(V::sub(V::zero(), V::abs(x)));  // e^-|x|; NaN stays NaN
+  const R num = V::select(V::ge(x, V::zero()), V::set1(1.0f), e);
+  return V::div(num, V::add(V::set1(1.0f), e));
+}
+
+template <typename V>
+inline typename V::Reg vec_tanh(typename V::Reg x) {
+  using R = typename V::Reg;
+  const R ax = V::abs(x);
+  // Small |x|: tanh x = x + x^3 P(x^2), P fitted on [0, 0.625] for relative error.
+  const R u = V::mul(ax, ax);
+  R p = V::set1(-0.005704987328499556f);
+  p = V::fmadd(p, u, V::set1(0.0206390880048275f));
+  p = V::fmadd(p, u, V::set1(-0.05373971536755562f));
+  p = V::fmadd(p, u, V::set1(0.13331441581249237f));
+  p = V::fmadd(p, u, V::set1(-0.3333328068256378f));
+  const R small = V::fmadd(V::mul(ax, u), p, ax);
+  // Otherwise tanh|x| = 1 - 2 / (e^(2|x|) + 1): no cancellation for |x| >= 0.625; inf
+  // gives 1, NaN stays NaN.
+  const R e = vec_exp<V>(V::add(ax, ax));
+  const R large = V::sub(V::set1(1.0f), V::div(V::set1(2.0f), V::add(e, V::set1(1.0f))));
+  const R t = V::select(V::lt(ax, V::set1(0.625f)), small, large);
+  return V::or_bits(t, V::sign_bits(x));
+}
+
+template <typename V>
+inline typename V::Reg unary_op(SimdUnaryOp op, typename V::Reg x) {
+  switch (op) {
+    case SimdUnaryOp::Relu: return V::max(x, V::zero());  // x > 0 ? x : 0, NaN -> 0
+    case SimdUnaryOp::Neg: return V::xor_bits(x, V::set1(-0.0f));
+    case SimdUnaryOp::Exp: return vec_exp<V>(x);
+    case SimdUnaryOp::Sigmoid: return vec_sigmoid<V>(x);
+    case SimdUnaryOp::Tanh: return vec_tanh<V>(x);
+  }
+  return x;
+}
+
+template <typename V>
+inline typename V::Reg binary_op(SimdBinaryOp op, typename V::Reg a, typename V::Reg b) {
+  switch (op) {
+    case SimdBinaryOp::Add: return V::add(a, b);
+    case SimdBinaryOp::Sub: return V::sub(a, b);
+    case SimdBinaryOp::Mul: return V::mul(a, b);
+    case SimdBinaryOp::Div: return V::div(a, b);
+  }
+  return a;
+}
+
+// How many leading elements to write before out + i is aligned for a streaming store.
+template <typename V>
+inline int64_t elements_to_alignment(const float* out, int64_t n) {
+  const int64_t misalign = int64_t(reinterpret_cast<uintptr_t>(out) % (V::kLanes * sizeof(float))) / 4;
+  const int64_t head = misalign == 0 ? 0 : V::kLanes - misalign;
+  return head < n ? head : n;
+}
+
+// out[i : i + lanes] = f(i) for whole vectors; tail(i, m) writes the m < lanes elements
+// left at the end (and, when streaming, those before out's first aligned vector).
+template <typename V, typename F, typename Tail>
+inline void run_vectors(float* out, int64_t n, bool stream, F f, Tail tail) {
+  int64_t i = 0;
+  if (stream) {
+    const int64_t head = elements_to_alignment<V>(out, n);
+    if (head > 0) tail(0, head);
+    for (i = head; i + V::kLanes <= n; i += V::kLanes) V::stream(out + i, f(i));
+    V::fence();
+  } else {
+    for (; i + 2 * V::kLanes <= n; i += 2 * V::kLanes) {
+      V::storeu(out + i, f(i));
+      V::storeu(out + i + V::kLanes, f(i + V::kLanes));
+    }
+    for (; i + V::kLanes <= n; i += V::kLanes) V::storeu(out + i, f(i));
+  }
+  if (i < n) tail(i, n - i);
+}
+
+template <typename V>
+void unary_run(SimdUnaryOp op, float* out, const float* x, int64_t n, bool stream) {
+  // A partial vector: m < lanes elements starting at i.
+  auto tail = [&](int64_t i, int64_t m) {
+    float buf[V::kLanes] = {};
+    std::memcpy(buf, x + i, size_t(m) * sizeof(float));
+    V::storeu(buf, unary_op<V>(op, V::loadu(buf)));
+    std::memcpy(out + i, buf, size_t(m) * sizeof(float));
+  };
+  // One loop per op, so the switch is decided outside it.
+  switch (op) {
+#define KILN_UNARY_CASE(OP) \
+  case SimdUnaryOp::OP:     \
+    return run_vectors<V>(out, n, stream, [&](int64_t i) { return unary_op<V>(SimdUnaryOp::OP, V::loadu(x + i)); }, tail);
+    KILN_UNARY_CASE(Relu)
+    KILN_UNARY_CASE(Neg)
+    KILN_UNARY_CASE(Exp)
+    KILN_UNARY_CASE(Sigmoid)
+    KILN_UNARY_CASE(Tanh)
+#undef KILN_UNARY_CASE
+  }
+}
+
+// One (op, a_scalar, b_scalar) combination.
+template <typename V, SimdBinaryOp kOp, bool kAScalar, bool kBScalar>
+void binary_run_as(float* out, const float* a, const float* b, int64_t n, bool stream) {
+  using R = typename V::Reg;
+  const R as = V::set1(*a), bs = V::set1(*b);
+  auto tail = [&](int64_t i, int64_t m) {
+    float ba[V::kLanes] = {}, bb[V::kLanes] = {};
+    if (!kAScalar) std::memcpy(ba, a + i, size_t(m) * sizeof(float));
+    if (!kBScalar) std::memcpy(bb, b + i, size_t(m) * sizeof(float));
+    V::storeu(ba, binary_op<V>(kOp, kAScalar ? as : V::loadu(ba), kBScalar ? bs : V::loadu(bb)));
+    std::memcpy(out + i, ba, size_t(m) * sizeof(float));
+  };
+  run_vectors<V>(
+      out, n, stream,
+      [&](int64_t i) { return binary_op<V>(kOp, kAScalar ? as : V::loadu(a + i), kBScalar ? bs : V::loadu(b + i)); },
+      tail);
+}
+
+template <typename V, SimdBinaryOp kOp>
+void binary_run_op(float* out, const float* a, bool a_scalar, const float* b, bool b_scalar, int64_t n,
+                   bool stream) {
+  if (a_scalar) return binary_run_as<V, kOp, true, false>(out, a, b, n, stream);
+  if (b_scalar) return binary_run_as<V, kOp, false, true>(out, a, b, n, stream);
+  binary_run_as<V, kOp, false, false>(out, a, b, n, stream);
+}
+
+template <typename V>
+void binary_run(SimdBinaryOp op, float* out, const float* a, bool a_scalar, const float* b, bool b_scalar,
+                int64_t n, bool stream) {
+  if (n <= 0) return;
+  switch (op) {
+    case SimdBinaryOp::Add: return binary_run_op<V, SimdBinaryOp::Add>(out, a, a_scalar, b, b_scalar, n, stream);
+    case SimdBinaryOp::Sub: return binary_run_op<V, SimdBinaryOp::Sub>(out, a, a_scalar, b, b_scalar, n, stream);
+    case SimdBinaryOp::Mul: return binary_run_op<V, SimdBinaryOp::Mul>(out, a, a_scalar, b, b_scalar, n, stream);
+    case SimdBinaryOp::Div: return binary_run_op<V, SimdBinaryOp::Div>(out, a, a_scalar, b, b_scalar, n, stream);
+  }
+}
+
+}  // namespace
+}  // namespace kiln::cpu
