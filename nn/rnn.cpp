@@ -1,6 +1,7 @@
 // LSTM and GRU: a cell is a few matmuls and elementwise gates; a layer runs the cell
 // over time (the input projection for all steps in one GEMM first); a stack feeds
-// each layer's outputs to the next. Autograd unrolls it: backprop through time.
+// each layer's outputs to the next. Autograd unrolls GRU step by step; an LSTM layer's
+// direction is one lstm_recurrence node (ops/rnn.h), backprop through time fused.
 #include "nn/rnn.h"
 
 #include <cmath>
@@ -83,17 +84,17 @@ void check_weights(const TensorList& w, const RNNOptions& o, const char* op) {
              size_t(o.num_layers) * dirs * weights_per_direction(o), " weight tensors, got ", w.size());
 }
 
-// Runs one direction of one layer over the whole sequence with `step`, which maps
-// (input projection at t, state) to the new state; returns the outputs (T, N, H).
-template <typename State, typename Step, typename HiddenOf>
-Tensor run_direction(const Tensor& xproj, State& state, bool reverse, Step step, HiddenOf hidden_of) {
+// Runs one GRU direction of one layer over the whole sequence with `step`, which maps
+// (input projection at t, h) to the new h; returns the outputs (T, N, H).
+template <typename Step>
+Tensor run_direction(const Tensor& xproj, Tensor& h, bool reverse, Step step) {
   const int64_t t_len = xproj.size(0);
   TensorList steps = unbind(xproj, 0);  // one node: its backward stacks the step gradients
   TensorList outs(static_cast<size_t>(t_len));
   for (int64_t s = 0; s < t_len; ++s) {
     int64_t t = reverse ? t_len - 1 - s : s;
-    state = step(steps[size_t(t)], state);
-    outs[size_t(t)] = hidden_of(state);
+    h = step(steps[size_t(t)], h);
+    outs[size_t(t)] = h;
   }
   return stack(outs, 0);
 }
@@ -115,22 +116,15 @@ LSTMOutput lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tenso
     TensorList dir_outs;
     for (int64_t d = 0; d < dirs; ++d) {
       const Tensor* w = &weights[size_t(layer * dirs + d) * per];
-      Tensor b_ih = o.bias ? w[2] : Tensor(), b_hh = o.bias ? w[3] : Tensor();
-      // The input half of every gate for all time steps in one GEMM, both biases
-      // included: (T, N, 4H). Each step then adds h W_hh^T to its slice in one addmm.
-      Tensor xproj = gates_of(layer_in.reshape({-1, layer_in.size(2)}), w[0], b_ih).reshape({layer_in.size(0), n, -1});
-      if (b_hh.defined()) xproj = xproj + b_hh;
-      LSTMState state{h_all.select(0, layer * dirs + d), c_all.select(0, layer * dirs + d)};
-      Tensor out = run_direction(
-          xproj, state, d == 1,
-          [&](const Tensor& xp, const LSTMState& s) {
-            TensorList hc = lstm_cell_pointwise(addmm(xp, s.h, w[1].t()), s.c);
-            return LSTMState{hc[0], hc[1]};
-          },
-          [](const LSTMState& s) { return s.h; });
-      dir_outs.push_back(out);
-      h_n.push_back(state.h);
-      c_n.push_back(state.c);
+      // The input half of every gate for all time steps in one GEMM: (T, N, 4H).
+      // lstm_recurrence adds both biases as one vector and runs the steps, each adding
+      // h W_hh^T to its slice.
+      Tensor xproj = matmul(layer_in.reshape({-1, layer_in.size(2)}), w[0].t()).reshape({layer_in.size(0), n, -1});
+      TensorList r = lstm_recurrence(xproj, h_all.select(0, layer * dirs + d), c_all.select(0, layer * dirs + d),
+                                     w[1], o.bias ? w[2] + w[3] : Tensor(), d == 1);
+      dir_outs.push_back(r[0]);
+      h_n.push_back(r[1]);
+      c_n.push_back(r[2]);
     }
     layer_in = dirs == 1 ? dir_outs[0] : cat(dir_outs, 2);
     if (layer + 1 < o.num_layers) layer_in = dropout(layer_in, o.dropout, training);
@@ -164,8 +158,7 @@ GRUOutput gru(const Tensor& x, const Tensor& h0, const TensorList& weights, cons
             Tensor r = sigmoid(gi[0] + gh[0]), z = sigmoid(gi[1] + gh[1]);
             Tensor nn_ = tanh(gi[2] + r * gh[2]);
             return (1.0 - z) * nn_ + z * h;
-          },
-          [](const Tensor& h) { return h; });
+          });
       dir_outs.push_back(out);
       h_n.push_back(state);
     }

@@ -1,7 +1,12 @@
-// CPU kernels of the fused LSTM cell pointwise op: one loop over (N, H), split over
-// threads above the elementwise grain, each element computed by the formulas of
-// ops/kernels/rnn.h that the CUDA kernels share.
+// CPU kernels of the fused LSTM cell pointwise op: rows of (N, H) split over threads
+// above the elementwise grain, computed by the formulas of ops/kernels/rnn.h that the
+// CUDA kernels share; for float32 on a SIMD level, the forward's activations are the
+// vector sigmoid / tanh of ops/cpu/elementwise_simd.h instead.
+#include <algorithm>
+#include <type_traits>
+
 #include "core/dtype.h"
+#include "ops/cpu/elementwise_simd.h"
 #include "ops/cpu/parallel.h"
 #include "ops/kernels/rnn.h"
 
@@ -9,13 +14,40 @@ namespace kiln {
 
 namespace {
 
+// One row of the forward with vector activations, the same math as lstm_pointwise_element
+// (within the few ulp of Note [SIMD elementwise kernels]): gates, act: (4H), the rest (H).
+// act may be gates itself: each vector is read before its activation is stored.
+void lstm_pointwise_row_simd(const cpu::SimdElementwise& simd, int64_t hidden, float* h, float* c_new, float* act,
+                             float* tanh_c, const float* gates, const float* c) {
+  using Op = cpu::SimdUnaryOp;
+  simd.unary(Op::Sigmoid, act, gates, 2 * hidden, false);  // i, f
+  simd.unary(Op::Tanh, act + 2 * hidden, gates + 2 * hidden, hidden, false);  // g
+  simd.unary(Op::Sigmoid, act + 3 * hidden, gates + 3 * hidden, hidden, false);  // o
+  const float *i = act, *f = act + hidden, *g = act + 2 * hidden, *o = act + 3 * hidden;
+  for (int64_t j = 0; j < hidden; ++j) c_new[j] = f[j] * c[j] + i[j] * g[j];
+  simd.unary(Op::Tanh, tanh_c, c_new, hidden, false);
+  for (int64_t j = 0; j < hidden; ++j) h[j] = o[j] * tanh_c[j];
+}
+
 // gates, act: (N, 4H); c, h, c_new, tanh_c: (N, H); all contiguous.
 void lstm_pointwise_cpu(const Tensor& h, const Tensor& c_new, const Tensor& act, const Tensor& tanh_c,
                         const Tensor& gates, const Tensor& c) {
   dispatch_floating(c.dtype(), "lstm_cell_pointwise", [&]<typename T>() {
-    const int64_t hidden = c.size(1);
+    const int64_t n = c.size(0), hidden = c.size(1);
     const T *gp = gates.data_ptr<T>(), *cp = c.data_ptr<T>();
     T *hp = h.data_ptr<T>(), *cnp = c_new.data_ptr<T>(), *ap = act.data_ptr<T>(), *tp = tanh_c.data_ptr<T>();
+    const cpu::SimdElementwise* simd = cpu::simd_elementwise();
+    if constexpr (std::is_same_v<T, float>) {
+      if (simd && hidden > 0) {
+        const int64_t row_grain = std::max<int64_t>(1, cpu::kElementwiseGrain / 8 / hidden);
+        cpu::parallel_for(0, n, row_grain, [&](int64_t begin, int64_t end) {
+          for (int64_t r = begin; r < end; ++r)
+            lstm_pointwise_row_simd(*simd, hidden, hp + r * hidden, cnp + r * hidden, ap + r * 4 * hidden,
+                                    tp + r * hidden, gp + r * 4 * hidden, cp + r * hidden);
+        });
+        return;
+      }
+    }
     cpu::parallel_for(0, c.numel(), cpu::kElementwiseGrain / 8, [&](int64_t begin, int64_t end) {
       for (int64_t e = begin; e < end; ++e) lstm_pointwise_element(e, hidden, hp, cnp, ap, tp, gp, cp);
     });
@@ -23,15 +55,26 @@ void lstm_pointwise_cpu(const Tensor& h, const Tensor& c_new, const Tensor& act,
 }
 
 // dgates, act: (N, 4H); dc_prev, dh, dc, tanh_c, c: (N, H); dh, dc may be undefined (zero).
+// Row by row, so that the inner loop over H has no index division and vectorizes.
 void lstm_pointwise_backward_cpu(const Tensor& dgates, const Tensor& dc_prev, const Tensor& dh, const Tensor& dc,
                                  const Tensor& act, const Tensor& tanh_c, const Tensor& c) {
   dispatch_floating(c.dtype(), "lstm_cell_pointwise", [&]<typename T>() {
-    const int64_t hidden = c.size(1);
+    const int64_t n = c.size(0), hidden = c.size(1);
     const T *dhp = dh.defined() ? dh.data_ptr<T>() : nullptr, *dcp = dc.defined() ? dc.data_ptr<T>() : nullptr;
     const T *ap = act.data_ptr<T>(), *tp = tanh_c.data_ptr<T>(), *cp = c.data_ptr<T>();
     T *dgp = dgates.data_ptr<T>(), *dcpp = dc_prev.data_ptr<T>();
-    cpu::parallel_for(0, c.numel(), cpu::kElementwiseGrain / 8, [&](int64_t begin, int64_t end) {
-      for (int64_t e = begin; e < end; ++e) lstm_pointwise_backward_element(e, hidden, dgp, dcpp, dhp, dcp, ap, tp, cp);
+    const int64_t row_grain = std::max<int64_t>(1, cpu::kElementwiseGrain / 8 / std::max<int64_t>(hidden, 1));
+    cpu::parallel_for(0, n, row_grain, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const T *a = ap + r * 4 * hidden, *tc = tp + r * hidden, *cr = cp + r * hidden;
+        const T *dhr = dhp ? dhp + r * hidden : nullptr, *dcr = dcp ? dcp + r * hidden : nullptr;
+        T *dg = dgp + r * 4 * hidden, *dcr_prev = dcpp + r * hidden;
+        for (int64_t j = 0; j < hidden; ++j) {
+          lstm_pointwise_backward_values(a[j], a[hidden + j], a[2 * hidden + j], a[3 * hidden + j], tc[j], cr[j],
+                                         dhr ? dhr[j] : T(0), dcr ? dcr[j] : T(0), dg[j], dg[hidden + j],
+                                         dg[2 * hidden + j], dg[3 * hidden + j], dcr_prev[j]);
+        }
+      }
     });
   });
 }

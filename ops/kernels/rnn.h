@@ -12,12 +12,15 @@
 namespace kiln {
 
 // gates: (N, 4H) contiguous, c: (N, H) contiguous -> h, c_new, tanh_c: (N, H) and
-// act: (N, 4H) (sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)), all contiguous.
+// act: (N, 4H) (sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)), all contiguous. act may
+// be gates itself (lstm_recurrence activates its gate buffer in place): each element
+// reads its four gates before it writes their activations.
 using LstmPointwiseKernel = void(const Tensor& h, const Tensor& c_new, const Tensor& act, const Tensor& tanh_c,
                                  const Tensor& gates, const Tensor& c);
 KILN_DECLARE_STUB(lstm_pointwise_stub, LstmPointwiseKernel);
 // dgates: (N, 4H), dc_prev: (N, H), written entirely; dh, dc: (N, H) or undefined (zero);
-// act, tanh_c, c: as saved by the forward kernel. All contiguous.
+// act, tanh_c, c: as saved by the forward kernel. All contiguous. dc_prev may be dc
+// itself (each element reads dc before writing dc_prev).
 using LstmPointwiseBackwardKernel = void(const Tensor& dgates, const Tensor& dc_prev, const Tensor& dh,
                                          const Tensor& dc, const Tensor& act, const Tensor& tanh_c, const Tensor& c);
 KILN_DECLARE_STUB(lstm_pointwise_backward_stub, LstmPointwiseBackwardKernel);
@@ -52,20 +55,28 @@ KILN_HOST_DEVICE inline void lstm_pointwise_element(int64_t e, int64_t hidden, T
 // dc_total = dc + dh * o * (1 - tanh(c')^2); dc_prev = dc_total * f;
 // d(i, f, g, o pre-activations) = dc_total * g * i (1 - i), dc_total * c * f (1 - f),
 //                                 dc_total * i * (1 - g^2),  dh * tanh(c') * o (1 - o).
-// dh, dc: nullptr for a zero gradient.
+// On one element's values: i, f, g, o the activations, tc = tanh(c'), c the cell input.
+template <typename T>
+KILN_HOST_DEVICE inline void lstm_pointwise_backward_values(T i, T f, T g, T o, T tc, T c, T dh, T dc, T& di, T& df,
+                                                            T& dg, T& d_o, T& dc_prev) {
+  const T dct = dc + dh * o * (T(1) - tc * tc);
+  di = dct * g * i * (T(1) - i);
+  df = dct * c * f * (T(1) - f);
+  dg = dct * i * (T(1) - g * g);
+  d_o = dh * tc * o * (T(1) - o);
+  dc_prev = dct * f;
+}
+
+// The same on element e of (N, H); dh, dc: nullptr for a zero gradient.
 template <typename T>
 KILN_HOST_DEVICE inline void lstm_pointwise_backward_element(int64_t e, int64_t hidden, T* dgates, T* dc_prev,
                                                              const T* dh, const T* dc, const T* act, const T* tanh_c,
                                                              const T* c) {
   const int64_t base = (e / hidden) * 4 * hidden + e % hidden;
-  const T i = act[base], f = act[base + hidden], g = act[base + 2 * hidden], o = act[base + 3 * hidden];
-  const T tc = tanh_c[e], dh_e = dh ? dh[e] : T(0);
-  const T dct = (dc ? dc[e] : T(0)) + dh_e * o * (T(1) - tc * tc);
-  dgates[base] = dct * g * i * (T(1) - i);
-  dgates[base + hidden] = dct * c[e] * f * (T(1) - f);
-  dgates[base + 2 * hidden] = dct * i * (T(1) - g * g);
-  dgates[base + 3 * hidden] = dh_e * tc * o * (T(1) - o);
-  dc_prev[e] = dct * f;
+  lstm_pointwise_backward_values(act[base], act[base + hidden], act[base + 2 * hidden], act[base + 3 * hidden],
+                                 tanh_c[e], c[e], dh ? dh[e] : T(0), dc ? dc[e] : T(0), dgates[base],
+                                 dgates[base + hidden], dgates[base + 2 * hidden], dgates[base + 3 * hidden],
+                                 dc_prev[e]);
 }
 
 }  // namespace kiln

@@ -89,6 +89,29 @@ TEST(LSTM, ShapesForBatchedUnbatchedAndBatchFirst) {
   EXPECT_TRUE(allclose(r.output.select(1, 6), r.state.h.select(0, 0), 0, 0));
 }
 
+TEST(LSTM, UnbatchedBidirectionalMatchesABatchOfOneWithGradients) {
+  // Every layer and direction runs as one lstm_recurrence node; the unbatched path
+  // squeezes around it. Same weights, same values, same weight gradients.
+  manual_seed(4);
+  nn::RNNOptions o;
+  o.num_layers = 2, o.bidirectional = true;
+  nn::LSTM lstm(3, 4, o, TensorOptions(kFloat64));
+  Tensor x = randn({5, 3}, kFloat64), h0 = randn({4, 4}, kFloat64), c0 = randn({4, 4}, kFloat64);
+  auto run = [&](bool unbatched) {
+    lstm.zero_grad();
+    nn::LSTMOutput r = unbatched ? lstm(x, {h0, c0}) : lstm(x.unsqueeze(1), {h0.unsqueeze(1), c0.unsqueeze(1)});
+    Tensor out = unbatched ? r.output : r.output.squeeze(1);
+    (sum(out * out) + sum(r.state.c)).backward();
+    TensorList all{out, unbatched ? r.state.h : r.state.h.squeeze(1)};
+    for (const Tensor& p : lstm.parameters()) all.push_back(p.grad());
+    return all;
+  };
+  TensorList u = run(true), b = run(false);
+  ASSERT_EQ(u.size(), b.size());
+  EXPECT_EQ(u[0].shape(), (Shape{5, 8}));
+  for (size_t k = 0; k < u.size(); ++k) EXPECT_TRUE(allclose(u[k], b[k], 1e-12, 1e-13)) << "tensor " << k;
+}
+
 TEST(LSTM, TrainsOnASimpleSequenceTask) {
   // Learn the sign of a sequence's sum: the loss must fall under plain gradient descent
   // through backprop-through-time.
