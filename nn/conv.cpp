@@ -1,4 +1,5 @@
-// Convolution as im2col + GEMM, and pooling as im2col + a reduction over each window:
+// Convolution as im2col + GEMM (or, where it is measured to win, Winograd from ops/conv.h
+// or a single centre-tap GEMM), and pooling as im2col + a reduction over each window:
 // forward and backward come from those ops (im2col's backward is col2im, and so on).
 #include "nn/conv.h"
 
@@ -8,6 +9,7 @@
 
 #include "nn/init.h"
 #include "ops/binary.h"
+#include "ops/conv.h"
 #include "ops/im2col.h"
 #include "ops/index.h"
 #include "ops/linalg.h"
@@ -45,6 +47,37 @@ Tensor add_channel_bias(const Tensor& y, const Tensor& bias) {
   return bias.defined() ? y + bias.reshape({1, bias.size(0), 1, 1}) : y;
 }
 
+// Note [conv2d algorithm]
+// conv2d has three paths; conv2d_algo() (ops/conv.h, KILN_CONV_ALGO) can force im2col or
+// Winograd. Auto picks:
+// - the centre tap when a 1x1 input gives a 1x1 output (groups 1): only the tap at
+//   (ph / dh, pw / dw) meets the pixel, so y = x (N, C_in) @ w[:, :, tap]^T, 1/(kh kw) of
+//   im2col's flops. ResNet-18's stage 4 on 32x32 inputs (N 32, 512 -> 512, 1x1): 4.0 ms
+//   against 12.7 ms forward.
+// - im2col + GEMM everywhere else, Winograd F(2x2, 3x3) included: measured with
+//   bench/conv_bench.cpp (float32, N 32, padding 1; ms im2col / Winograd, 1 thread on a
+//   loaded 2-core Zen 5, so +-30%): 64ch 8x8 5.1 / 14.5, 128ch 4x4 6.1 / 25.7, 256ch 2x2
+//   6.8 / 10.8, 64ch 32x32 112 / 183; N 8: 64ch 56x56 64 / 74, 256ch 14x14 40 / 41.
+//   Winograd does 2.25x fewer flops, but in GEMMs with K = C_in instead of 9 C_in, which
+//   run further below kiln's GEMM peak, plus scalar transforms. It came out ahead only
+//   in float64 (64ch 8x8: 11.9 / 7.2 ms) and on 2 threads at 14x14..56x56 in one noisy
+//   run, too little to select it; remeasure on an idle machine before changing this.
+enum class ConvPath { Im2col, Winograd, CentreTap };
+
+ConvPath conv_path(const Tensor& x, const Tensor& weight, const IntList& stride, const IntList& padding,
+                   const IntList& dilation, int64_t groups, int64_t oh, int64_t ow) {
+  const ConvAlgo algo = conv2d_algo();
+  if (algo == ConvAlgo::Im2col || groups != 1) return ConvPath::Im2col;
+  const int64_t h = x.size(2), w = x.size(3);
+  if (algo == ConvAlgo::Auto && h == 1 && w == 1 && oh == 1 && ow == 1 && padding[0] % dilation[0] == 0 &&
+      padding[1] % dilation[1] == 0)
+    return ConvPath::CentreTap;
+  const bool fits = x.device().is_cpu() && weight.size(2) == 3 && weight.size(3) == 3 && stride[0] == 1 &&
+                    stride[1] == 1 && dilation[0] == 1 && dilation[1] == 1 && padding[0] <= 2 && padding[1] <= 2;
+  if (!fits) return ConvPath::Im2col;
+  return algo == ConvAlgo::Winograd ? ConvPath::Winograd : ConvPath::Im2col;
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const IntList& stride,
@@ -65,6 +98,18 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const I
   const int64_t ow = conv_out_size(x.size(3), kw, stride[1], padding[1], dilation[1]);
   KILN_CHECK(oh > 0 && ow > 0, "conv2d: the kernel (", kh, ", ", kw, ") with dilation ", dilation,
              " does not fit in the padded input ", x.meta_str(), " (padding ", padding, ")");
+  switch (conv_path(x, weight, stride, padding, dilation, groups, oh, ow)) {
+    case ConvPath::Winograd:
+      return add_channel_bias(conv2d_winograd(x, weight, padding), bias);
+    case ConvPath::CentreTap: {
+      // 1x1 in and out: only the tap (ph / dh, pw / dw) meets the pixel, the rest see padding.
+      Tensor tap = weight.narrow(2, padding[0] / dilation[0], 1).narrow(3, padding[1] / dilation[1], 1);
+      Tensor y = mm(x.reshape({n, c_in}), tap.reshape({c_out, c_in}).t());
+      return add_channel_bias(y.reshape({n, c_out, 1, 1}), bias);
+    }
+    case ConvPath::Im2col:
+      break;
+  }
   // cols: (N, C_in * kh * kw, L); each group multiplies its own slice of channels.
   Tensor cols = im2col(x, {kh, kw}, dilation, padding, stride);
   const int64_t k = c_in / groups * kh * kw, l = oh * ow;
