@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One prepared GPU session (about 8 minutes at most): configure and build kiln with CUDA,
 # run the device tests (Cuda*, *Cuda*, OpRegistry*), a compute-sanitizer memcheck pass
-# when the tool and the time allow, then any Cuda/Gpu benchmarks, and print a summary.
+# when the tool and the time allow (leaving BENCH_RESERVE_S for the benchmarks), then the
+# Gpu/* benchmarks (bench/gpu_bench.cu), and print a summary and a table of their rates.
 # Run from the repository root on the GPU machine. Logs: ${OUT:-/tmp}/gpu_check/.
 # Exits non-zero when a test failed (or the build or the test run did not finish).
 set -u
@@ -12,6 +13,9 @@ BUILD_DIR="${KILN_CHECK_BUILD_DIR:-build/gpu}"
 BUDGET_S="${KILN_CHECK_BUDGET_S:-470}"  # the whole script, in seconds (under 8 minutes)
 JOBS="${KILN_CHECK_JOBS:-$(nproc)}"
 TEST_FILTER='Cuda*:*Cuda*:OpRegistry*'
+# The GPU benchmarks; the Train/* steps have no device option, so they stay out.
+BENCH_FILTER='Gpu'
+BENCH_RESERVE_S="${KILN_CHECK_BENCH_RESERVE_S:-75}"  # kept from memcheck for the benchmark run
 mkdir -p "$LOG_DIR"
 
 START=$(date +%s)
@@ -60,6 +64,16 @@ if ((FAILED == 0)); then
   phase build_tests $(($(left) - 150)) cmake --build "$BUILD_DIR" -j "$JOBS" --target kiln_tests || FAILED=1
 fi
 
+# The benchmarks are built right after the tests (most of their objects are already
+# built), so that memcheck can use the time that is left without starving them. A
+# failure here costs only the benchmarks.
+BENCH_BUILT=0
+if ((FAILED == 0)); then
+  bench_limit=$(($(left) - 150))
+  ((bench_limit > 120)) && bench_limit=120
+  phase build_bench $bench_limit cmake --build "$BUILD_DIR" -j "$JOBS" --target kiln_bench && BENCH_BUILT=1
+fi
+
 TESTS="$BUILD_DIR/tests/kiln_tests"
 COUNTS="- - -"
 if ((FAILED == 0)) && [[ -x $TESTS ]]; then
@@ -70,8 +84,8 @@ fi
 # memcheck: a report (exit 99) or a failed test fails the run; running out of time does not.
 SAN_COUNTS="- - -"
 SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-if ((FAILED == 0)) && [[ -x $SANITIZER ]] && (($(left) > 150)); then
-  phase memcheck $(($(left) - 90)) "$SANITIZER" --tool memcheck --error-exitcode 99 \
+if ((FAILED == 0)) && [[ -x $SANITIZER ]] && (($(left) > BENCH_RESERVE_S + 60)); then
+  phase memcheck $(($(left) - BENCH_RESERVE_S)) "$SANITIZER" --tool memcheck --error-exitcode 99 \
     "$TESTS" --gtest_filter="$TEST_FILTER"
   rc=$?
   ((rc != 0 && rc != 124 && rc != 137)) && FAILED=1
@@ -80,15 +94,43 @@ else
   SUMMARY+=("$(printf '%-14s %-10s %6s' memcheck skipped -)")
 fi
 
-# Benchmarks: built and run only when there is time left after the tests.
-if (($(left) > 60)) && phase build_bench $(($(left) - 40)) cmake --build "$BUILD_DIR" -j "$JOBS" --target kiln_bench; then
-  BENCH="$BUILD_DIR/bench/kiln_bench"
-  if [[ -x $BENCH ]] && "$BENCH" --benchmark_list_tests=true --benchmark_filter='Cuda|Gpu' 2>/dev/null | grep -q .; then
-    phase bench $(($(left) - 5)) "$BENCH" --benchmark_filter='Cuda|Gpu' --benchmark_min_time=0.05 || true
-  else
-    SUMMARY+=("$(printf '%-14s %-10s %6s' bench "none" -)")
-  fi
+# Benchmarks: run with the time left (each skips with its reason when there is no device).
+BENCH="$BUILD_DIR/bench/kiln_bench"
+if ((BENCH_BUILT == 1)) && [[ -x $BENCH ]] &&
+  "$BENCH" --benchmark_list_tests=true --benchmark_filter="$BENCH_FILTER" 2>/dev/null | grep -q .; then
+  phase bench $(($(left) - 5)) "$BENCH" --benchmark_filter="$BENCH_FILTER" --benchmark_min_time=0.05 \
+    --benchmark_out="$LOG_DIR/bench.json" --benchmark_out_format=json || true
+else
+  SUMMARY+=("$(printf '%-14s %-10s %6s' bench "none" -)")
 fi
+
+# bench_table LOG: one line per Gpu/* benchmark of the console log: name, time, rate
+# (GFLOP/s or GB/s) and fraction (of cuBLAS for GEMMs, of the device copy for the
+# memory-bound kernels, of the DRAM peak for the copy), or why it was skipped. The
+# console prints counters with SI suffixes (44.1k, 812m): converted back here.
+bench_table() {
+  awk '
+    function num(v,   s, m) {
+      s = substr(v, length(v)); m = 1
+      if (s == "k") m = 1e3; else if (s == "M") m = 1e6; else if (s == "G") m = 1e9
+      else if (s == "m") m = 1e-3; else if (s == "u") m = 1e-6; else if (s == "n") m = 1e-9
+      if (m != 1) v = substr(v, 1, length(v) - 1)
+      return v * m
+    }
+    BEGIN { printf "%-34s %12s %18s %8s\n", "benchmark", "time", "rate", "fraction" }
+    /^Gpu\// {
+      name = $1; sub(/\/manual_time$/, "", name)
+      if ($2 == "ERROR") { msg = $0; sub(/.*ERROR OCCURRED: */, "", msg); printf "%-34s skipped: %s\n", name, msg; next }
+      rate = "-"; frac = "-"
+      for (i = 4; i <= NF; i++) {
+        split($i, kv, "=")
+        if (kv[1] == "GFLOP/s") rate = sprintf("%.0f GFLOP/s", num(kv[2]))
+        else if (kv[1] == "GB/s") rate = sprintf("%.0f GB/s", num(kv[2]))
+        else if (kv[1] == "fraction") frac = sprintf("%.3f", num(kv[2]))
+      }
+      printf "%-34s %9s %-2s %18s %8s\n", name, $2, $3, rate, frac
+    }' "$1"
+}
 
 echo
 echo "== summary (logs in $LOG_DIR)"
@@ -98,6 +140,11 @@ read -r P F S <<<"$COUNTS"
 printf 'tests:    passed %s  failed %s  skipped %s\n' "$P" "$F" "$S"
 read -r P2 F2 S2 <<<"$SAN_COUNTS"
 printf 'memcheck: passed %s  failed %s  skipped %s\n' "$P2" "$F2" "$S2"
+if [[ -s $LOG_DIR/bench.log ]]; then
+  echo
+  echo "== GPU benchmarks ($LOG_DIR/bench.log, bench.json)"
+  bench_table "$LOG_DIR/bench.log"
+fi
 printf 'total wall: %ss\n' "$(($(date +%s) - START))"
 if [[ $F != "-" && $F != 0 ]] || [[ $F2 != "-" && $F2 != 0 ]]; then FAILED=1; fi
 exit $FAILED
