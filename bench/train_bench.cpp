@@ -1,16 +1,15 @@
 // Whole training steps (forward, loss, backward, optimizer step) of the networks in
 // bench/train_models.h, and one epoch of the flagship MLP, side by side with libtorch.
 // When the peer is built, libtorch runs the same step on the same shapes in the same
-// process, timed just before and just after kiln's loop (see run_paired); the reported
-// time is kiln's, and the counters give both means and their ratio (kiln / libtorch:
-// below 1 is faster). Run: build/release/bench/kiln_bench --benchmark_filter=Train
+// process, timed just before and just after kiln's loop (run_paired, bench/paired.h);
+// the reported time is kiln's, and the counters give both means and their ratio (kiln /
+// libtorch: below 1 is faster). Run: build/release/bench/kiln_bench --benchmark_filter=Train
 #include <benchmark/benchmark.h>
 
-#include <chrono>
 #include <functional>
 #include <memory>
-#include <thread>
 
+#include "bench/paired.h"
 #include "bench/train_models.h"
 #include "ops/cpu/parallel.h"
 #ifdef KILN_BENCH_HAVE_TORCH
@@ -19,8 +18,6 @@
 
 namespace kiln::bench {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // A kiln training step: model, optimizer and one fixed batch, as the peer's.
 struct KilnTrainer {
@@ -40,54 +37,6 @@ struct KilnTrainer {
 
 Tensor cross_entropy(const Tensor& out, const Tensor& y) { return nn::functional::cross_entropy(out, y); }
 Tensor mse(const Tensor& out, const Tensor& y) { return nn::functional::mse_loss(out, y); }
-
-double seconds_of(const std::function<void()>& f) {
-  auto start = Clock::now();
-  f();
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Mean seconds of the peer's step over at least `min_iters` calls and `min_seconds`.
-template <typename PeerPtr>
-double time_peer(const PeerPtr& peer, int min_iters, double min_seconds) {
-  double total = 0;
-  int n = 0;
-  while (n < min_iters || total < min_seconds) {
-    total += seconds_of([&] { benchmark::DoNotOptimize(peer->step()); });
-    ++n;
-  }
-  return total / n;
-}
-
-// kiln's step is the benchmark's timed iteration. The peer (when built) is timed in two
-// blocks, just before and just after kiln's loop, and their mean is reported beside
-// kiln's: alternating step by step would make each side start with the other's data in
-// the caches and its threads still spinning (OpenBLAS's pool spins after a call, so a
-// pause follows the first block).
-template <typename PeerPtr>
-void run_paired(benchmark::State& state, const std::function<double()>& kiln_step, const PeerPtr& peer) {
-  kiln_step();  // warm-up: first-touch allocations, lazily built state
-  double peer_mean = 0;
-  if (peer) {
-    peer->step();
-    peer_mean = time_peer(peer, 2, 0.5);
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  double kiln_total = 0;
-  for (auto _ : state) {
-    double k = seconds_of([&] { benchmark::DoNotOptimize(kiln_step()); });
-    state.SetIterationTime(k);
-    kiln_total += k;
-  }
-  const double kiln_mean = kiln_total / double(state.iterations());
-  state.counters["kiln_ms"] = 1e3 * kiln_mean;
-  state.counters["threads"] = cpu::num_threads();
-  if (peer) {
-    peer_mean = (peer_mean + time_peer(peer, 2, 0.5)) / 2;
-    state.counters["libtorch_ms"] = 1e3 * peer_mean;
-    state.counters["ratio"] = kiln_mean / peer_mean;
-  }
-}
 
 #ifdef KILN_BENCH_HAVE_TORCH
 using Peer = std::unique_ptr<torch_peer::Trainer>;
@@ -144,14 +93,14 @@ void BM_TrainStepTransformer(benchmark::State& state) {
 }
 
 // One epoch of models/mlp's loop on 60000 random images: a DataLoader with seeded
-// shuffling and background prefetch, batch 128, Adam.
+// shuffling, batch 128, Adam.
 void BM_TrainEpochMlp(benchmark::State& state) {
   const int64_t samples = 60000, batch = 128;
   manual_seed(0);
   auto model = make_mlp();
   nn::optim::Adam adam(model->parameters(), {.lr = 1e-3});
   nn::data::DataLoaderOptions lo;
-  lo.batch_size = batch, lo.shuffle = true;
+  lo.batch_size = batch, lo.shuffle = true, lo.prefetch = 0;  // as models/mlp loads its in-memory images
   nn::data::DataLoader loader(
       std::make_shared<nn::data::TensorDataset>(rand({samples, 1, 28, 28}), randint(0, 10, {samples})), lo);
   auto epoch = [&] {

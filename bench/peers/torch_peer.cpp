@@ -4,6 +4,7 @@
 #include "bench/peers/torch_peer.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 
 #include <torch/torch.h>
 
@@ -23,6 +24,22 @@ bool set_blas_threads(int threads) {
 }
 
 namespace {
+
+// Note [Peer allocator]
+// libtorch's CPU allocator takes every tensor from malloc. glibc hands blocks above its
+// mmap threshold (128 KiB at first) straight back to the OS when freed, so a libtorch
+// training loop page-faults its activations in again on every step, and how often
+// depends on what the process did before (glibc raises the threshold after large
+// frees): the same MLP step measured 6.8 ms or 2.3 ms. PyTorch's performance guide
+// suggests another allocator for this reason. When the peer is built, the benchmark
+// process keeps freed memory (mmap threshold 256 MiB, trim threshold 1 GiB) from its
+// first allocation, so libtorch runs at its best and steadily; kiln is unaffected, since
+// it keeps its freed blocks itself (Note [CPU block cache]).
+const bool kPeerMallocTuned = [] {
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  return true;
+}();
 
 // torchvision's BasicBlock.
 struct BasicBlockImpl : tnn::Module {

@@ -1,0 +1,39 @@
+// The libtorch peer of bench/ops_bench.cpp: single ops (matmul, conv2d, softmax,
+// layer_norm, a stacked LSTM) on fixed random inputs, forward only or forward and
+// backward. Compiled only with libtorch (KILN_BENCH_HAVE_TORCH); no torch includes here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace kiln::bench::torch_ops {
+
+// One call of the op per step(). Without backward, the forward runs under
+// torch::NoGradGuard. With backward, the inputs marked below require grad; each step
+// drops their .grad (set to none, as kiln's zero_grad), runs the forward and calls
+// backward with a fixed random output gradient made at construction. step() returns
+// one element of the result (or of the first input's gradient) so nothing is elided.
+class Op {
+ public:
+  virtual ~Op() = default;
+  virtual double step() = 0;
+};
+
+// The shapes match bench/ops_bench.cpp's kiln side; float32 throughout, seeded with 0.
+// a: (m, k) @ b: (k, n); both get gradients.
+std::unique_ptr<Op> matmul(int64_t m, int64_t k, int64_t n, bool backward);
+// x: (batch, c_in, size, size), weight: (c_out, c_in, kernel, kernel), no bias,
+// padding kernel / 2; x and weight get gradients.
+std::unique_ptr<Op> conv2d(int64_t batch, int64_t c_in, int64_t c_out, int64_t size, int64_t kernel, int64_t stride,
+                           bool backward);
+// Over the last dim of (rows, cols); x gets a gradient.
+std::unique_ptr<Op> softmax(int64_t rows, int64_t cols, bool backward);
+// Over the last dim of (rows, cols) with weight and bias (cols), eps 1e-5; all three get
+// gradients.
+std::unique_ptr<Op> layer_norm(int64_t rows, int64_t cols, bool backward);
+// torch::nn::LSTM(input, hidden, num_layers = layers) on x: (seq, batch, input), zero
+// initial state; the output sequence is the result, the parameters get gradients (x,
+// being data, does not).
+std::unique_ptr<Op> lstm(int64_t seq, int64_t batch, int64_t input, int64_t hidden, int64_t layers, bool backward);
+
+}  // namespace kiln::bench::torch_ops
