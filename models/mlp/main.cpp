@@ -203,6 +203,10 @@ int main(int argc, char** argv) {
 
     nn::data::DataLoaderOptions lo;
     lo.batch_size = opt.batch_size, lo.shuffle = true, lo.seed = opt.seed;
+    // The images are in memory, so a batch is a 400 KB gather: cheaper on the training
+    // thread than handed over by a prefetch thread that must first win a core from the
+    // step's own threads (an epoch took 0.79 s with prefetch 2, 0.62 s without, on 2 cores).
+    lo.prefetch = 0;
     nn::data::DataLoader loader(std::make_shared<nn::data::TensorDataset>(train.images, train.labels), lo);
     nn::optim::Adam adam(model->parameters(), {.lr = opt.lr});
 
