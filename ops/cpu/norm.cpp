@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "ops/cpu/lane_sum.h"
 #include "ops/cpu/parallel.h"
 #include "ops/kernels/norm.h"
 
@@ -27,10 +28,8 @@ void layer_norm_cpu(const Tensor& y, const Tensor& mean, const Tensor& rstd, con
     cpu::parallel_for(0, rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const T* row = xp + r * cols;
-        double s = 0, ss = 0;
-        for (int64_t j = 0; j < cols; ++j) s += double(row[j]);
-        const double mu = s / double(cols);
-        for (int64_t j = 0; j < cols; ++j) ss += (double(row[j]) - mu) * (double(row[j]) - mu);
+        const double mu = cpu::lane_sum(cols, [&](int64_t j) { return double(row[j]); }) / double(cols);
+        const double ss = cpu::lane_sum(cols, [&](int64_t j) { return (double(row[j]) - mu) * (double(row[j]) - mu); });
         const double inv = 1.0 / std::sqrt(ss / double(cols) + eps);
         mp[r] = T(mu), rp[r] = T(inv);
         const T m = T(mu), v = T(inv);
@@ -65,20 +64,17 @@ void layer_norm_backward_cpu(const Tensor& dx, const Tensor& dweight, const Tens
       for (int64_t r = r0; r < r1; ++r) {
         const T *row = xp + r * cols, *g = gp + r * cols;
         const double m = double(mp[r]), v = double(rp[r]);
-        double sum_dxh = 0, sum_dxh_xhat = 0;
-        for (int64_t j = 0; j < cols; ++j) {
-          const double xhat = (double(row[j]) - m) * v, dxh = double(g[j]) * (wp ? double(wp[j]) : 1.0);
-          sum_dxh += dxh;
-          sum_dxh_xhat += dxh * xhat;
-          if (want_w) acc[size_t(j)] += double(g[j]) * xhat;
-          if (want_b) acc[size_t(cols + j)] += double(g[j]);
-        }
+        auto xhat = [&](int64_t j) { return (double(row[j]) - m) * v; };
+        auto dxh = [&](int64_t j) { return double(g[j]) * (wp ? double(wp[j]) : 1.0); };
+        const double sum_dxh = cpu::lane_sum(cols, dxh);
+        const double sum_dxh_xhat = cpu::lane_sum(cols, [&](int64_t j) { return dxh(j) * xhat(j); });
+        if (want_w)
+          for (int64_t j = 0; j < cols; ++j) acc[size_t(j)] += double(g[j]) * xhat(j);
+        if (want_b)
+          for (int64_t j = 0; j < cols; ++j) acc[size_t(cols + j)] += double(g[j]);
         const double mean_dxh = sum_dxh / double(cols), mean_dxh_xhat = sum_dxh_xhat / double(cols);
         T* out = dxp + r * cols;
-        for (int64_t j = 0; j < cols; ++j) {
-          const double xhat = (double(row[j]) - m) * v, dxh = double(g[j]) * (wp ? double(wp[j]) : 1.0);
-          out[j] = T(v * (dxh - mean_dxh - xhat * mean_dxh_xhat));
-        }
+        for (int64_t j = 0; j < cols; ++j) out[j] = T(v * (dxh(j) - mean_dxh - xhat(j) * mean_dxh_xhat));
       }
     });
     if (!want_w && !want_b) return;

@@ -10,6 +10,7 @@
 #include "core/dispatch.h"
 #include "core/tensor.h"
 #include "ops/cpu/elementwise_simd.h"
+#include "ops/cpu/lane_sum.h"
 #include "ops/cpu/parallel.h"
 #include "ops/kernels/softmax.h"
 
@@ -28,7 +29,7 @@ constexpr int64_t kColumnBlock = 256;     // inner positions one task handles si
 // probability 0, log-probability -inf. A row of only -inf has m = -inf and
 // x - m = -inf - (-inf) = NaN, so the whole row is NaN, as in PyTorch (there is no
 // distribution to normalise). Sums accumulate in double, like the reductions (the
-// float32 SIMD path keeps 16 float partial sums per row, added up in double).
+// float32 SIMD path in 8 lanes side by side: cpu::lane_sum).
 // log_softmax subtracts m and the log-sum one at a time: folding them into one shift
 // m + log(sum) first would round it at m's magnitude (at m = 1000 in float32, to
 // within 6e-5) and lose the small differences between nearby inputs.
@@ -54,20 +55,6 @@ void softmax_row(const T* x, T* y, int64_t n) {
   }
 }
 
-// The sum of a float32 row: 16 running sums side by side (one vector), so the loop
-// vectorises without reassociating a single sum, then added up in double.
-double sum_lanes(const float* y, int64_t n) {
-  constexpr int64_t kLanes = 16;
-  float acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int64_t l = 0; l < kLanes; ++l) acc[l] += y[j + l];
-  double sum = 0;
-  for (int64_t l = 0; l < kLanes; ++l) sum += double(acc[l]);
-  for (; j < n; ++j) sum += double(y[j]);
-  return sum;
-}
-
 // A contiguous float32 row with the SIMD exp (Note [SIMD elementwise kernels]): x - m
 // into y, exp in place, then the sum and the scaling. `scratch` holds the
 // exponentials for log_softmax, whose output keeps x - m.
@@ -79,11 +66,11 @@ void softmax_row_simd(const cpu::SimdElementwise& simd, const float* x, float* y
   if constexpr (kLog) {
     scratch.resize(size_t(n));
     simd.unary(cpu::SimdUnaryOp::Exp, scratch.data(), y, n, false);
-    const float log_sum = float(std::log(sum_lanes(scratch.data(), n)));
+    const float log_sum = float(std::log(cpu::lane_sum(n, [&](int64_t j) { return double(scratch[size_t(j)]); })));
     for (int64_t j = 0; j < n; ++j) y[j] -= log_sum;
   } else {
     simd.unary(cpu::SimdUnaryOp::Exp, y, y, n, false);
-    const float inv = float(1.0 / sum_lanes(y, n));
+    const float inv = float(1.0 / cpu::lane_sum(n, [&](int64_t j) { return double(y[j]); }));
     for (int64_t j = 0; j < n; ++j) y[j] *= inv;
   }
 }
