@@ -15,6 +15,7 @@
 #include "ops/cpu/cpu_features.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/parallel.h"
+#include "support/isa.h"
 
 namespace kiln {
 namespace {
@@ -143,23 +144,7 @@ TEST(Gemm, PortableVariantsMatchNaiveOnAwkwardShapesDouble) { check_variants<dou
 
 // Versions 4 and 5 (and gemm(), which runs 5) once per ISA path: Generic, Avx2, Avx512,
 // each skipped on a CPU without it.
-class GemmIsa : public ::testing::TestWithParam<cpu::CpuIsa> {
- protected:
-  void SetUp() override {
-    if (int(GetParam()) > int(cpu::detected_isa())) {
-      GTEST_SKIP() << "this CPU has no " << cpu::isa_name(GetParam()) << " (it has up to "
-                   << cpu::isa_name(cpu::detected_isa()) << ")";
-    }
-    before_ = cpu::active_isa();
-    cpu::set_active_isa(GetParam());
-  }
-  void TearDown() override {
-    if (int(GetParam()) <= int(cpu::detected_isa())) cpu::set_active_isa(before_);
-  }
-
- private:
-  cpu::CpuIsa before_ = cpu::CpuIsa::Generic;
-};
+class GemmIsa : public test::IsaTest {};
 
 TEST_P(GemmIsa, SimdVariantsMatchNaiveOnAwkwardShapesFloat) { check_variants<float>(4, cpu::kNumGemmVariants); }
 TEST_P(GemmIsa, SimdVariantsMatchNaiveOnAwkwardShapesDouble) { check_variants<double>(4, cpu::kNumGemmVariants); }
@@ -200,9 +185,7 @@ TEST_P(GemmIsa, MoreThreadsThanTiles) {
 
 INSTANTIATE_TEST_SUITE_P(Cpu, GemmIsa,
                          ::testing::Values(cpu::CpuIsa::Generic, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512),
-                         [](const ::testing::TestParamInfo<cpu::CpuIsa>& isa) {
-                           return std::string(cpu::isa_name(isa.param));
-                         });
+                         test::isa_test_name);
 
 TEST(Gemm, EveryVariantMatchesNaiveOnOneThread) {
   int before = cpu::num_threads();

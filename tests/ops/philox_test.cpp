@@ -11,27 +11,12 @@
 #include "ops/cpu/cpu_features.h"
 #include "ops/cpu/philox.h"
 #include "ops/random.h"
+#include "support/isa.h"
 
 namespace kiln {
 namespace {
 
-class PhiloxIsa : public ::testing::TestWithParam<cpu::CpuIsa> {
- protected:
-  void SetUp() override {
-    if (int(GetParam()) > int(cpu::detected_isa())) {
-      GTEST_SKIP() << "this CPU has no " << cpu::isa_name(GetParam()) << " (it has up to "
-                   << cpu::isa_name(cpu::detected_isa()) << ")";
-    }
-    before_ = cpu::active_isa();
-    cpu::set_active_isa(GetParam());
-  }
-  void TearDown() override {
-    if (int(GetParam()) <= int(cpu::detected_isa())) cpu::set_active_isa(before_);
-  }
-
- private:
-  cpu::CpuIsa before_ = cpu::CpuIsa::Generic;
-};
+class PhiloxIsa : public test::IsaTest {};
 
 TEST_P(PhiloxIsa, BlocksAreTheScalarGeneratorsWords) {
   const uint64_t seeds[] = {0, 0x5eed, 0xfedcba9876543210ull};
@@ -73,9 +58,7 @@ TEST_P(PhiloxIsa, DropoutMaskIsRandsComparisonExactly) {
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, PhiloxIsa,
                          ::testing::Values(cpu::CpuIsa::Generic, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512),
-                         [](const ::testing::TestParamInfo<cpu::CpuIsa>& isa) {
-                           return std::string(cpu::isa_name(isa.param));
-                         });
+                         test::isa_test_name);
 
 }  // namespace
 }  // namespace kiln

@@ -13,6 +13,7 @@
 #include "ops/cpu/cpu_features.h"
 #include "ops/cpu/elementwise_simd.h"
 #include "support/check.h"
+#include "support/isa.h"
 
 namespace kiln {
 namespace {
@@ -246,17 +247,8 @@ TEST(SimdElementwise, ExpSigmoidTanhWithinTheirUlpBounds) {
 }
 
 // The public ops with each ISA level forced, against the Generic level (the scalar loops).
-class SimdElementwiseIsa : public ::testing::TestWithParam<cpu::CpuIsa> {
+class SimdElementwiseIsa : public test::IsaTest {
  protected:
-  void SetUp() override {
-    if (int(GetParam()) > int(cpu::detected_isa())) {
-      GTEST_SKIP() << "this CPU has no " << cpu::isa_name(GetParam()) << " (it has up to "
-                   << cpu::isa_name(cpu::detected_isa()) << ")";
-    }
-    before_ = cpu::active_isa();
-  }
-  void TearDown() override { cpu::set_active_isa(before_); }
-
   // f() under the ISA of the test and under Generic.
   template <typename F>
   std::pair<Tensor, Tensor> both(F f) {
@@ -264,12 +256,9 @@ class SimdElementwiseIsa : public ::testing::TestWithParam<cpu::CpuIsa> {
     Tensor simd = f().contiguous();
     cpu::set_active_isa(cpu::CpuIsa::Generic);
     Tensor scalar = f().contiguous();
-    cpu::set_active_isa(before_);
+    cpu::set_active_isa(GetParam());
     return {simd, scalar};
   }
-
- private:
-  cpu::CpuIsa before_ = cpu::CpuIsa::Generic;
 };
 
 void expect_within_ulps(const Tensor& actual, const Tensor& expected, int64_t ulps) {
@@ -364,7 +353,7 @@ TEST_P(SimdElementwiseIsa, BroadcastRowsAndInPlace) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, SimdElementwiseIsa, ::testing::Values(cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512),
-                         [](const auto& param_info) { return std::string(cpu::isa_name(param_info.param)); });
+                         test::isa_test_name);
 
 }  // namespace
 }  // namespace kiln
