@@ -54,14 +54,16 @@ Tensor add_channel_bias(const Tensor& y, const Tensor& bias) {
 //   (ph / dh, pw / dw) meets the pixel, so y = x (N, C_in) @ w[:, :, tap]^T, 1/(kh kw) of
 //   im2col's flops. ResNet-18's stage 4 on 32x32 inputs (N 32, 512 -> 512, 1x1): 4.0 ms
 //   against 12.7 ms forward.
-// - im2col + GEMM everywhere else, Winograd F(2x2, 3x3) included: measured with
-//   bench/conv_bench.cpp (float32, N 32, padding 1; ms im2col / Winograd, 1 thread on a
-//   loaded 2-core Zen 5, so +-30%): 64ch 8x8 5.1 / 14.5, 128ch 4x4 6.1 / 25.7, 256ch 2x2
-//   6.8 / 10.8, 64ch 32x32 112 / 183; N 8: 64ch 56x56 64 / 74, 256ch 14x14 40 / 41.
-//   Winograd does 2.25x fewer flops, but in GEMMs with K = C_in instead of 9 C_in, which
-//   run further below kiln's GEMM peak, plus scalar transforms. It came out ahead only
-//   in float64 (64ch 8x8: 11.9 / 7.2 ms) and on 2 threads at 14x14..56x56 in one noisy
-//   run, too little to select it; remeasure on an idle machine before changing this.
+// - im2col + GEMM everywhere else, Winograd F(2x2, 3x3) included. Measured with
+//   bench/conv_bench.cpp on the idle 2-core Zen 5 (float32, padding 1, 2 threads, ms
+//   im2col / Winograd, forward then forward + backward): N 32: 64ch 8x8 1.26 / 1.72 and
+//   3.0 / 5.2, 128ch 4x4 1.27 / 1.46 and 3.0 / 4.8, 64ch 32x32 20.8 / 24.0 and 56 / 74;
+//   N 8: 64ch 56x56 15.3 / 8.6 and 38 / 33, 128ch 28x28 11.0 / 6.7 and 29 / 26, 256ch
+//   14x14 7.8 / 7.3 and 22 / 25. Winograd does 2.25x fewer flops, but in GEMMs with
+//   K = C_in instead of 9 C_in, which run further below kiln's GEMM peak, plus scalar
+//   transforms; it wins only on the larger maps at batch 8, and loses at batch 32 on
+//   32x32, which a rule by map size alone would pick. Until that is understood, Auto
+//   leaves it out.
 enum class ConvPath { Im2col, Winograd, CentreTap };
 
 ConvPath conv_path(const Tensor& x, const Tensor& weight, const IntList& stride, const IntList& padding,
