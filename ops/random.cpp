@@ -35,7 +35,10 @@ struct FusedDropout : Function<FusedDropout> {
 
 Tensor fused_dropout(const Tensor& x, double p, Generator* gen) {
   KILN_CHECK(p >= 0.0 && p < 1.0, "fused_dropout: p must be in [0, 1), got ", p);
-  KILN_CHECK(x.defined() && is_floating(x.dtype()), "fused_dropout: expected a floating tensor, got ",
+  // The kernels draw 4 (float32) or 2 (float64) elements per Philox block; the 16-bit
+  // floats would need a stream of their own.
+  KILN_CHECK(x.defined() && (x.dtype() == DType::Float32 || x.dtype() == DType::Float64),
+             "fused_dropout: expected a float32 or float64 tensor, got ",
              x.defined() ? x.meta_str() : std::string("an undefined tensor"));
   return apply<FusedDropout>(x, p, gen);
 }

@@ -45,7 +45,9 @@ TEST(FusedDropout, NonContiguousInputAndErrors) {
   EXPECT_TRUE(allclose(fused_dropout(x, 0.5, &a), x * keep * 2.0, 1e-6, 0));
   EXPECT_EQ(error_of([] { fused_dropout(ones({2}), 1.0); }), "fused_dropout: p must be in [0, 1), got 1");
   EXPECT_EQ(error_of([] { fused_dropout(ones({2}, DType::Int64), 0.5); }),
-            "fused_dropout: expected a floating tensor, got int64[2] on cpu");
+            "fused_dropout: expected a float32 or float64 tensor, got int64[2] on cpu");
+  EXPECT_EQ(error_of([] { fused_dropout(ones({2}, DType::Float16), 0.5); }),
+            "fused_dropout: expected a float32 or float64 tensor, got float16[2] on cpu");
 }
 
 }  // namespace
