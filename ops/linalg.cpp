@@ -80,6 +80,26 @@ Shape broadcast_batch(const Tensor& a, const Tensor& b) {
 }
 
 // (n, k) @ (k, m) -> (n, m).   da = g @ b^T,  db = a^T @ g
+// Note [Gradient layout]
+// A Linear layer multiplies by weight.t(), a column-major view of the contiguous weight.
+// The gradient of that view computed as a^T @ g is row-major, and reaches the weight as
+// its transpose: a column-major gradient, which AccumulateGrad copies into a contiguous
+// .grad (autograd/node.cpp) and the optimizer would otherwise read strided. So each
+// operand's gradient is computed in that operand's own memory order: for a column-major
+// b, db = (g^T @ a)^T, the same products by one GEMM with its operands swapped, whose
+// transpose is column-major like b and makes the weight's gradient contiguous.
+bool column_major(const Tensor& t) {
+  return t.dim() == 2 && t.size(0) > 1 && t.size(1) > 1 && t.stride(0) == 1 && t.stride(1) == t.size(0);
+}
+// da = g @ b^T, in a's memory order.
+Tensor mm_grad_lhs(const Tensor& g, const Tensor& b, const Tensor& a) {
+  return column_major(a) ? mm(b, g.t()).t() : mm(g, b.t());
+}
+// db = a^T @ g, in b's memory order.
+Tensor mm_grad_rhs(const Tensor& a, const Tensor& g, const Tensor& b) {
+  return column_major(b) ? mm(g.t(), a).t() : mm(a.t(), g);
+}
+
 struct Mm : Function<Mm> {
   static constexpr const char* kName = "mm";
   Tensor forward(const Tensor& a, const Tensor& b) {
@@ -88,7 +108,8 @@ struct Mm : Function<Mm> {
   }
   TensorList backward(const Tensor& g) {
     auto [a, b] = saved<2>();
-    return {needs_input_grad(0) ? mm(g, b.t()) : Tensor(), needs_input_grad(1) ? mm(a.t(), g) : Tensor()};
+    return {needs_input_grad(0) ? mm_grad_lhs(g, b, a) : Tensor(),
+            needs_input_grad(1) ? mm_grad_rhs(a, g, b) : Tensor()};
   }
 };
 
@@ -123,8 +144,8 @@ struct Addmm : Function<Addmm> {
   TensorList backward(const Tensor& g) {
     auto [a, b] = saved<2>();
     return {needs_input_grad(0) ? sum_to(scaled(g, beta), bias_shape) : Tensor(),
-            needs_input_grad(1) ? scaled(mm(g, b.t()), alpha) : Tensor(),
-            needs_input_grad(2) ? scaled(mm(a.t(), g), alpha) : Tensor()};
+            needs_input_grad(1) ? scaled(mm_grad_lhs(g, b, a), alpha) : Tensor(),
+            needs_input_grad(2) ? scaled(mm_grad_rhs(a, g, b), alpha) : Tensor()};
   }
 };
 
@@ -173,7 +194,7 @@ struct Matmul : Function<Matmul> {
         // b was shared by every row of the folded a: one GEMM over all of them,
         // db = a_rows^T @ g_rows with a_rows: (batch * n, k), g_rows: (batch * n, m).
         const int64_t rows = leading_rows(a);
-        db = mm(a.reshape({rows, a.size(-1)}).t(), g.reshape({rows, g.size(-1)}));
+        db = mm_grad_rhs(a.reshape({rows, a.size(-1)}), g.reshape({rows, g.size(-1)}), b);
       } else {
         db = sum_to(matmul(a.transpose(-1, -2), g), b.shape());
       }

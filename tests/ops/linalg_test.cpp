@@ -199,5 +199,26 @@ TEST(Linalg, LargeGradientsMatchTheFormulas) {
   EXPECT_TRUE(allclose(b.grad(), sum(product_by_sum(a.transpose(1, 2), g), {0}), 1e-4, 1e-4));
 }
 
+// Note [Gradient layout]: a weight multiplied as weight.t() (Linear) gets its gradient
+// straight from the backward as a contiguous tensor with the formula's values (no copy
+// left for AccumulateGrad), through mm, addmm and matmul (3-D input), and so does a
+// column-major left operand.
+TEST(Linalg, GradientOfATransposedOperandIsContiguous) {
+  Tensor w = randn({7, 5}).requires_grad_(), x = randn({6, 5}), g = randn({6, 7});
+  const Tensor expected = product_by_sum(g.t(), x);  // dW = g^T x
+  auto check = [&](const Tensor& y, const Tensor& gy, const char* what) {
+    Tensor dw = grad({y}, {w}, {gy})[0];
+    EXPECT_TRUE(dw.is_contiguous()) << what;
+    EXPECT_TRUE(allclose(dw, expected, 1e-5, 1e-5)) << what;
+  };
+  check(mm(x, w.t()), g, "mm");
+  check(addmm(randn({7}), x, w.t()), g, "addmm");
+  check(matmul(x.reshape({2, 3, 5}), w.t()), g.reshape({2, 3, 7}), "matmul");
+  Tensor b = randn({7, 4}), gy = randn({5, 4});
+  Tensor dw_left = grad({mm(w.t(), b)}, {w}, {gy})[0];  // d(w^T) = gy b^T, so dW = b gy^T
+  EXPECT_TRUE(dw_left.is_contiguous());
+  EXPECT_TRUE(allclose(dw_left, product_by_sum(b, gy.t()), 1e-5, 1e-5));
+}
+
 }  // namespace
 }  // namespace kiln
