@@ -1,6 +1,8 @@
 // CUDA kernels of im2col / col2im (ops/im2col.cpp), the device twins of
 // ops/cpu/im2col.cpp: im2col writes one column entry per thread; col2im gives each
 // input pixel a thread that sums the entries read from it, so it needs no atomics.
+// Either column layout of Note [Column layouts] (ops/kernels/im2col.h): image n's row r
+// starts at n * col_n + r * col_r.
 #include <cstdint>
 
 #include "core/dispatch.h"
@@ -12,10 +14,10 @@ namespace kiln {
 
 namespace {
 
-// x: (planes, H, W) -> cols: (planes, kh * kw, out_h * out_w), a thread per cols entry
-// e = (((plane * kh + i) * kw + j) * out_h + oy) * out_w + ox.
+// x: (planes, H, W) -> cols: (N, C * kh * kw, out_h * out_w), a thread per cols entry
+// e = (((plane * kh + i) * kw + j) * out_h + oy) * out_w + ox, plane = n * C + c.
 template <typename T>
-__global__ void im2col_kernel1(T* cols, const T* x, int64_t total, Im2colGeometry g) {
+__global__ void im2col_kernel1(T* cols, const T* x, int64_t total, Im2colGeometry g, int64_t col_n, int64_t col_r) {
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     int64_t t = e;
     const int64_t ox = t % g.out_w;
@@ -27,7 +29,8 @@ __global__ void im2col_kernel1(T* cols, const T* x, int64_t total, Im2colGeometr
     const int64_t i = t % g.kh, plane = t / g.kh;
     const int64_t iy = oy * g.sh - g.ph + i * g.dh, ix = ox * g.sw - g.pw + j * g.dw;
     const bool inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
-    cols[e] = inside ? x[(plane * g.h + iy) * g.w + ix] : T(0);
+    const int64_t n = plane / g.channels, row = (plane % g.channels * g.kh + i) * g.kw + j;
+    cols[n * col_n + row * col_r + oy * g.out_w + ox] = inside ? x[(plane * g.h + iy) * g.w + ix] : T(0);
   }
 }
 
@@ -40,7 +43,7 @@ void im2col_forward_cuda(const Tensor& cols, const Tensor& x, const IntList& ker
   dispatch_floating(x.dtype(), "im2col", [&]<typename T>() {
     const auto cfg = cuda::launch_config_1d(total);
     im2col_kernel1<T><<<cfg.blocks, cfg.threads, 0, cuda::stream_for(x.device().index)>>>(
-        cols.data_ptr<T>(), x.data_ptr<T>(), total, g);
+        cols.data_ptr<T>(), x.data_ptr<T>(), total, g, cols.stride(0), cols.stride(1));
   });
   cuda::check_launch("im2col (cuda)");
 }
@@ -53,15 +56,14 @@ __device__ int64_t source_position(int64_t t, int64_t stride, int64_t out) {
   return o < out ? o : -1;
 }
 
-// cols: (planes, kh * kw, out_h * out_w) -> x: (planes, H, W), a thread per pixel,
+// cols: (N, C * kh * kw, out_h * out_w) -> x: (planes, H, W), a thread per pixel,
 // summing its entries in the CPU's order (i, then j), so the sums match it exactly.
 // x is zero on entry; every pixel is written.
 template <typename T>
-__global__ void col2im_kernel1(T* x, const T* cols, int64_t total, Im2colGeometry g) {
-  const int64_t patch_len = g.out_h * g.out_w, plane_cols = g.kh * g.kw * patch_len;
+__global__ void col2im_kernel1(T* x, const T* cols, int64_t total, Im2colGeometry g, int64_t col_n, int64_t col_r) {
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t px = e % g.w, py = (e / g.w) % g.h, plane = e / (g.w * g.h);
-    const T* base = cols + plane * plane_cols;
+    const T* base = cols + plane / g.channels * col_n + plane % g.channels * g.kh * g.kw * col_r;
     T acc = x[e];
     for (int64_t i = 0; i < g.kh; ++i) {
       const int64_t oy = source_position(py + g.ph - i * g.dh, g.sh, g.out_h);
@@ -69,7 +71,7 @@ __global__ void col2im_kernel1(T* x, const T* cols, int64_t total, Im2colGeometr
       for (int64_t j = 0; j < g.kw; ++j) {
         const int64_t ox = source_position(px + g.pw - j * g.dw, g.sw, g.out_w);
         if (ox < 0) continue;
-        acc += base[(i * g.kw + j) * patch_len + oy * g.out_w + ox];
+        acc += base[(i * g.kw + j) * col_r + oy * g.out_w + ox];
       }
     }
     x[e] = acc;
@@ -85,7 +87,7 @@ void col2im_forward_cuda(const Tensor& x, const Tensor& cols, const IntList& ker
   dispatch_floating(x.dtype(), "col2im", [&]<typename T>() {
     const auto cfg = cuda::launch_config_1d(total);
     col2im_kernel1<T><<<cfg.blocks, cfg.threads, 0, cuda::stream_for(x.device().index)>>>(
-        x.data_ptr<T>(), cols.data_ptr<T>(), total, g);
+        x.data_ptr<T>(), cols.data_ptr<T>(), total, g, cols.stride(0), cols.stride(1));
   });
   cuda::check_launch("col2im (cuda)");
 }

@@ -112,20 +112,22 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const I
     case ConvPath::Im2col:
       break;
   }
-  // cols: (N, C_in * kh * kw, L); each group multiplies its own slice of channels.
-  Tensor cols = im2col(x, {kh, kw}, dilation, padding, stride);
   const int64_t k = c_in / groups * kh * kw, l = oh * ow;
-  Tensor y;
   if (groups == 1) {
     // One GEMM over the whole batch, (C_out, K) @ (K, N * L), rather than N small ones
     // that each re-pack the weight: deep layers have few output pixels per image (L = 4
-    // at ResNet-18's last stage on 32x32 inputs). Costs a copy of cols and one of y.
-    Tensor cols_kn = cols.transpose(0, 1).reshape({k, n * l});
-    y = mm(weight.reshape({c_out, k}), cols_kn).reshape({c_out, n, l}).transpose(0, 1);  // (N, C_out, L)
-  } else {
-    Tensor wg = weight.reshape({groups, c_out / groups, k});            // (G, C_out/G, K)
-    y = matmul(wg, cols.reshape({n, groups, k, l}));                    // (N, G, C_out/G, L)
+    // at ResNet-18's last stage on 32x32 inputs). im2col_batch writes the columns in
+    // that GEMM's layout, so only y (C_out rows, the columns have K) is transposed to
+    // (N, C_out, L), forward and backward.
+    Tensor cols = im2col_batch(x, {kh, kw}, dilation, padding, stride);  // (K, N * L)
+    Tensor y = mm(weight.reshape({c_out, k}), cols).reshape({c_out, n, l}).transpose(0, 1);
+    return bias.defined() ? add_channel_bias(y.reshape({n, c_out, oh, ow}), bias)
+                          : y.contiguous().reshape({n, c_out, oh, ow});
   }
+  // Each group multiplies its own slice of channels of cols (N, C_in * kh * kw, L).
+  Tensor cols = im2col(x, {kh, kw}, dilation, padding, stride);
+  Tensor wg = weight.reshape({groups, c_out / groups, k});  // (G, C_out/G, K)
+  Tensor y = matmul(wg, cols.reshape({n, groups, k, l}));   // (N, G, C_out/G, L)
   return add_channel_bias(y.reshape({n, c_out, oh, ow}), bias);
 }
 

@@ -37,7 +37,7 @@ struct Conv2dWinograd : Function<Conv2dWinograd> {
   //   dx[n, c, p, q] = sum_{o, a, b} dy[n, o, p - a + ph, q - b + pw] w[o, c, a, b],
   // a 3x3 convolution of dy with w'[c, o, a, b] = w[o, c, 2 - a, 2 - b] and padding 2 - ph;
   //   dw[o, c, a, b] = sum_{n, i, j} dy[n, o, i, j] x[n, c, i + a - ph, j + b - pw],
-  // the product dy (C_out, N L) @ im2col(x)^T (N L, C_in 9). Both are kiln ops, so under
+  // the product dy (C_out, N L) @ im2col_batch(x)^T (N L, C_in 9). Both are kiln ops, so under
   // create_graph they record their own graph and the double backward comes for free.
   TensorList backward(const Tensor& dy) {
     auto [x, weight] = saved<2>();
@@ -48,10 +48,9 @@ struct Conv2dWinograd : Function<Conv2dWinograd> {
       dx = conv2d_winograd(dy, flipped.transpose(0, 1), {2 - pad_h, 2 - pad_w});
     }
     if (needs_input_grad(1)) {
-      const int64_t n = x.size(0), c_in = x.size(1), c_out = weight.size(0), l = dy.size(2) * dy.size(3);
-      Tensor cols = im2col(x, {3, 3}, {1, 1}, {pad_h, pad_w}, {1, 1});  // (N, C_in 9, L)
-      Tensor cols_kn = cols.transpose(0, 1).reshape({c_in * 9, n * l});
-      dw = mm(dy.transpose(0, 1).reshape({c_out, n * l}), cols_kn.t()).reshape(weight.shape());
+      const int64_t n = x.size(0), c_out = weight.size(0), l = dy.size(2) * dy.size(3);
+      Tensor cols = im2col_batch(x, {3, 3}, {1, 1}, {pad_h, pad_w}, {1, 1});  // (C_in 9, N L)
+      dw = mm(dy.transpose(0, 1).reshape({c_out, n * l}), cols.t()).reshape(weight.shape());
     }
     return {dx, dw};
   }

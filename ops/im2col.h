@@ -16,4 +16,15 @@ Tensor im2col(const Tensor& x, const IntList& kernel, const IntList& dilation, c
 Tensor col2im(const Tensor& cols, const IntList& output_size, const IntList& kernel, const IntList& dilation,
               const IntList& padding, const IntList& stride);
 
+// im2col with the batch in the columns: x (N, C, H, W) -> (C * kh * kw, N * L), image n's
+// patches in columns [n L, (n + 1) L). This is the operand conv2d multiplies the
+// (C_out, C * kh * kw) weight by, in one GEMM for the whole batch, with no transposing
+// copy of the columns between (Note [Column layouts] in ops/kernels/im2col.h).
+Tensor im2col_batch(const Tensor& x, const IntList& kernel, const IntList& dilation, const IntList& padding,
+                    const IntList& stride);
+// Its reverse and backward: cols (C * kh * kw, N * L) -> (N, C, H, W), output_size = (H, W),
+// overlapping patches summed; N comes from cols' width.
+Tensor col2im_batch(const Tensor& cols, const IntList& output_size, const IntList& kernel, const IntList& dilation,
+                    const IntList& padding, const IntList& stride);
+
 }  // namespace kiln

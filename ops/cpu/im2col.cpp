@@ -1,6 +1,7 @@
 // CPU kernels of im2col / col2im (ops/im2col.cpp): one (n, c) image plane per task,
 // split across threads with parallel_for. col2im sums overlapping patches, which
-// stay inside one plane, so planes never race.
+// stay inside one plane, so planes never race. Either column layout of
+// Note [Column layouts] (ops/kernels/im2col.h): a row's place comes from cols' strides.
 #include <algorithm>
 
 #include "core/dispatch.h"
@@ -23,11 +24,21 @@ Range inside(int64_t offset, int64_t stride, int64_t size, int64_t out) {
   return {std::min(lo, hi), hi};
 }
 
+// Where image plane `plane` = (n, c) keeps its kh * kw column rows: the first row and
+// the distance between rows, in elements.
+struct PlaneRows {
+  int64_t first, step;
+};
+PlaneRows plane_rows(const Tensor& cols, const Im2colGeometry& g, int64_t plane) {
+  const int64_t n = plane / g.channels, c = plane % g.channels;
+  return {n * cols.stride(0) + c * g.kh * g.kw * cols.stride(1), cols.stride(1)};
+}
+
 // x: (N, C, H, W) -> cols: (N, C * kh * kw, out_h * out_w).
 void im2col_forward_cpu(const Tensor& cols, const Tensor& x, const IntList& kernel, const IntList& dilation,
                         const IntList& padding, const IntList& stride) {
   Im2colGeometry g = im2col_geometry(x.shape(), kernel, dilation, padding, stride);
-  int64_t patch_len = g.out_h * g.out_w, plane_cols = g.kh * g.kw * patch_len;
+  int64_t plane_cols = g.kh * g.kw * g.out_h * g.out_w;
   dispatch_floating(x.dtype(), "im2col", [&]<typename T>() {
     const T* xp = x.data_ptr<T>();
     T* cp = cols.data_ptr<T>();
@@ -35,9 +46,10 @@ void im2col_forward_cpu(const Tensor& cols, const Tensor& x, const IntList& kern
     cpu::parallel_for(0, g.planes, grain, [&](int64_t begin, int64_t end) {
       for (int64_t plane = begin; plane < end; ++plane) {
         const T* img = xp + plane * g.h * g.w;
+        const PlaneRows rows = plane_rows(cols, g, plane);
         for (int64_t i = 0; i < g.kh; ++i) {
           for (int64_t j = 0; j < g.kw; ++j) {
-            T* row = cp + plane * plane_cols + (i * g.kw + j) * patch_len;
+            T* row = cp + rows.first + (i * g.kw + j) * rows.step;
             int64_t off_w = j * g.dw - g.pw;
             Range r = inside(off_w, g.sw, g.w, g.out_w);
             for (int64_t oy = 0; oy < g.out_h; ++oy) {
@@ -64,7 +76,7 @@ void im2col_forward_cpu(const Tensor& cols, const Tensor& x, const IntList& kern
 void col2im_forward_cpu(const Tensor& x, const Tensor& cols, const IntList& kernel, const IntList& dilation,
                         const IntList& padding, const IntList& stride) {
   Im2colGeometry g = im2col_geometry(x.shape(), kernel, dilation, padding, stride);
-  int64_t patch_len = g.out_h * g.out_w, plane_cols = g.kh * g.kw * patch_len;
+  int64_t plane_cols = g.kh * g.kw * g.out_h * g.out_w;
   dispatch_floating(x.dtype(), "col2im", [&]<typename T>() {
     T* xp = x.data_ptr<T>();
     const T* cp = cols.data_ptr<T>();
@@ -72,9 +84,10 @@ void col2im_forward_cpu(const Tensor& x, const Tensor& cols, const IntList& kern
     cpu::parallel_for(0, g.planes, grain, [&](int64_t begin, int64_t end) {
       for (int64_t plane = begin; plane < end; ++plane) {
         T* img = xp + plane * g.h * g.w;
+        const PlaneRows rows = plane_rows(cols, g, plane);
         for (int64_t i = 0; i < g.kh; ++i) {
           for (int64_t j = 0; j < g.kw; ++j) {
-            const T* row = cp + plane * plane_cols + (i * g.kw + j) * patch_len;
+            const T* row = cp + rows.first + (i * g.kw + j) * rows.step;
             int64_t off_w = j * g.dw - g.pw;
             Range r = inside(off_w, g.sw, g.w, g.out_w);
             for (int64_t oy = 0; oy < g.out_h; ++oy) {

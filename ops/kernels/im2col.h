@@ -13,22 +13,31 @@ namespace kiln {
 //   x[n, c, oy * sh - ph + i * dh, ox * sw - pw + j * dw]   (0 outside the image);
 // planes = N * C.
 struct Im2colGeometry {
-  int64_t planes, h, w, kh, kw, dh, dw, ph, pw, sh, sw, out_h, out_w;
+  int64_t planes, channels, h, w, kh, kw, dh, dw, ph, pw, sh, sw, out_h, out_w;
 };
 
 // image: (N, C, H, W); k, d, p, s: kernel, dilation, padding, stride as (h, w) pairs.
 inline Im2colGeometry im2col_geometry(const Shape& image, const IntList& k, const IntList& d, const IntList& p,
                                       const IntList& s) {
-  Im2colGeometry g{image[0] * image[1], image[2], image[3], k[0], k[1], d[0], d[1], p[0], p[1], s[0], s[1], 0, 0};
+  Im2colGeometry g{image[0] * image[1], image[1], image[2], image[3], k[0], k[1], d[0], d[1], p[0], p[1], s[0], s[1],
+                   0, 0};
   g.out_h = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
   g.out_w = (g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
   return g;
 }
 
-// x: (N, C, H, W) contiguous -> cols: (N, C * kh * kw, out_h * out_w).
+// Note [Column layouts]
+// The kernels see the columns as (N, C * kh * kw, L), L = out_h * out_w, with the last
+// dim contiguous and dims 0 and 1 at any strides: the column row r of image n starts at
+// n * cols.stride(0) + r * cols.stride(1). ops/im2col.cpp passes one of two layouts:
+// - per image, contiguous (N, C kh kw, L): im2col / col2im, as torch's unfold / fold;
+// - batch in columns, memory (C kh kw, N, L): im2col_batch / col2im_batch, the whole
+//   batch as one (C kh kw, N L) GEMM operand, which is what conv2d multiplies.
+
+// x: (N, C, H, W) contiguous -> cols: (N, C * kh * kw, out_h * out_w) (Note [Column layouts]).
 KILN_DECLARE_STUB(im2col_stub, void(const Tensor& cols, const Tensor& x, const IntList& kernel, const IntList& dilation,
                       const IntList& padding, const IntList& stride));
-// cols: (N, C * kh * kw, out_h * out_w) contiguous -> x: (N, C, H, W), zero on entry.
+// cols: (N, C * kh * kw, out_h * out_w) (Note [Column layouts]) -> x: (N, C, H, W), zero on entry.
 KILN_DECLARE_STUB(col2im_stub, void(const Tensor& x, const Tensor& cols, const IntList& kernel, const IntList& dilation,
                       const IntList& padding, const IntList& stride));
 

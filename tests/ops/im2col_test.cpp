@@ -10,6 +10,7 @@ namespace kiln {
 namespace {
 
 using ::testing::HasSubstr;
+using test::allclose;
 using test::error_of;
 using test::OpTable;
 using test::one;
@@ -81,6 +82,52 @@ TEST(Im2col, DoubleBackward) {
   }
 }
 
+// im2col_batch holds the same entries as im2col with the batch moved into the columns,
+// (N, K, L) -> (K, N L); col2im_batch undoes it like col2im. Geometries with every
+// feature, odd and prime sizes, a single image, and planes above the parallel grain.
+TEST(Im2col, BatchLayoutMatchesPerImageLayout) {
+  struct Case {
+    Shape x;
+    IntList k, d, p, s;
+  };
+  const Case cases[] = {{{3, 5, 7, 6}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
+                        {{1, 2, 5, 5}, {2, 3}, {2, 1}, {1, 0}, {2, 1}},
+                        {{4, 16, 20, 17}, {3, 2}, {2, 1}, {2, 1}, {1, 2}},
+                        {{2, 3, 1, 1}, {1, 1}, {1, 1}, {0, 0}, {1, 1}},
+                        {{5, 1, 13, 11}, {5, 3}, {1, 2}, {2, 2}, {3, 2}}};
+  for (const Case& c : cases) {
+    for (DType dtype : {kFloat32, kFloat64}) {
+      Tensor x = randn(c.x, dtype);
+      Tensor per_image = im2col(x, c.k, c.d, c.p, c.s);  // (N, K, L)
+      const int64_t n = per_image.size(0), k = per_image.size(1), l = per_image.size(2);
+      Tensor batch = im2col_batch(x, c.k, c.d, c.p, c.s);
+      ASSERT_EQ(batch.shape(), (Shape{k, n * l}));
+      EXPECT_TRUE(allclose(batch, per_image.transpose(0, 1).reshape({k, n * l}), 0, 0)) << c.x;
+      Tensor cols = randn({k, n * l}, dtype);
+      Tensor expected = col2im(cols.reshape({k, n, l}).transpose(0, 1).contiguous(), {c.x[2], c.x[3]}, c.k, c.d, c.p,
+                               c.s);
+      EXPECT_TRUE(allclose(col2im_batch(cols, {c.x[2], c.x[3]}, c.k, c.d, c.p, c.s), expected, 0, 0)) << c.x;
+    }
+  }
+}
+
+TEST(Im2col, BatchLayoutGradcheck) {
+  IntList k{2, 3}, d{1, 2}, p{1, 1}, s{2, 1};
+  Tensor x = randn({2, 3, 5, 6}, kFloat64).requires_grad_();
+  GradcheckResult r = gradcheck([&](const TensorList& in) { return one(im2col_batch(in[0], k, d, p, s)); }, {x});
+  EXPECT_TRUE(r.ok) << r.message;
+  Tensor cols = randn(im2col_batch(x, k, d, p, s).shape(), kFloat64).requires_grad_();
+  r = gradcheck([&](const TensorList& in) { return one(col2im_batch(in[0], {5, 6}, k, d, p, s)); }, {cols});
+  EXPECT_TRUE(r.ok) << r.message;
+  // Second order: the backward of each is the other, recorded under create_graph.
+  auto vjp = [&](const TensorList& in) {
+    EnableGradGuard enable;
+    return grad({im2col_batch(x, k, d, p, s)}, {x}, {in[0]}, true, true);
+  };
+  r = gradcheck(vjp, {randn(cols.shape(), kFloat64).requires_grad_()});
+  EXPECT_TRUE(r.ok) << r.message;
+}
+
 TEST(Im2col, Errors) {
   EXPECT_EQ(error_of([] { im2col(zeros({2, 3, 4}), {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
             "im2col: expected a 4-D (N, C, H, W) input, got float32[2, 3, 4] on cpu");
@@ -96,13 +143,18 @@ TEST(Im2col, Errors) {
   EXPECT_EQ(error_of([] { im2col(zeros({1, 1, 4, 4}, kInt64), {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
             "im2col: expected a floating input (float32 or float64), got int64[1, 1, 4, 4] on cpu");
   EXPECT_EQ(error_of([] { col2im(zeros({1, 7, 9}), {4, 4}, {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
-            "col2im: expected dim 1 of the columns float32[1, 7, 9] on cpu to be divisible by the kernel size kh * "
-            "kw = 4");
+            "col2im: expected the rows of the columns float32[1, 7, 9] on cpu to be divisible by the kernel size "
+            "kh * kw = 4");
   EXPECT_THAT(error_of([] { col2im(zeros({1, 8, 8}), {4, 4}, {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
-              HasSubstr("col2im: expected dim 2 of the columns float32[1, 8, 8] on cpu to be the number of patches "
+              HasSubstr("col2im: expected the columns float32[1, 8, 8] on cpu to hold the number of patches "
                         "3 * 3 = 9 of output_size [4, 4]"));
   EXPECT_EQ(error_of([] { col2im(zeros({8, 9}), {4, 4}, {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
             "col2im: expected 3-D columns (N, C * kh * kw, L), got float32[8, 9] on cpu");
+  EXPECT_EQ(error_of([] { col2im_batch(zeros({1, 8, 9}), {4, 4}, {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
+            "col2im: expected 2-D columns (C * kh * kw, N * L), got float32[1, 8, 9] on cpu");
+  EXPECT_THAT(error_of([] { col2im_batch(zeros({8, 10}), {4, 4}, {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
+              HasSubstr("col2im: expected the columns float32[8, 10] on cpu to hold a multiple of the number of "
+                        "patches 3 * 3 = 9 of output_size [4, 4]"));
 }
 
 }  // namespace
