@@ -353,6 +353,18 @@ TEST(CudaParity2, Im2colAndCol2imMatchCpuExactly) {
       expect_parity(
           [&](const TensorList& l) { return TensorList{col2im(l[0], hw, c.kernel, c.dilation, c.padding, c.stride)}; },
           {cols}, 0, 0, "col2im " + what);
+      // The batch-in-columns layout (Note [Column layouts]), the one conv2d uses.
+      expect_parity(
+          [&](const TensorList& l) {
+            return TensorList{im2col_batch(l[0], c.kernel, c.dilation, c.padding, c.stride)};
+          },
+          {x}, 0, 0, "im2col_batch " + what);
+      Tensor batch_cols = randn(im2col_batch(x, c.kernel, c.dilation, c.padding, c.stride).shape(), {}, &gen).to(d);
+      expect_parity(
+          [&](const TensorList& l) {
+            return TensorList{col2im_batch(l[0], hw, c.kernel, c.dilation, c.padding, c.stride)};
+          },
+          {batch_cols}, 0, 0, "col2im_batch " + what);
     }
   }
 }
