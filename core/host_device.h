@@ -9,3 +9,13 @@
 #else
 #define KILN_HOST_DEVICE
 #endif
+
+// KILN_ALWAYS_INLINE: an element formula that per-ISA files (ops/cpu/*_avx512.cpp, built
+// with their own -m flags) also call. Forced inline, no compiled copy of it is ever
+// emitted, so the linker cannot pick an AVX-512 copy for code that runs on any CPU
+// (the same concern as Note [GEMM micro-kernels]).
+#if defined(__CUDACC__)
+#define KILN_ALWAYS_INLINE __forceinline__
+#else
+#define KILN_ALWAYS_INLINE inline __attribute__((always_inline))
+#endif

@@ -1,24 +1,33 @@
 // CPU kernels of the fused optimizer updates: one loop over the elements of a parameter
 // and its state, split over threads above the elementwise grain. The arithmetic is the
-// element formulas of ops/kernels/optim.h, which the CUDA kernels share.
-#include <array>
-#include <utility>
+// element formulas of ops/kernels/optim.h, which the CUDA kernels share, in the loops of
+// ops/cpu/optim_loops.h compiled for the CPU's ISA.
+#include <type_traits>
 
 #include "core/dtype.h"
+#include "ops/cpu/cpu_features.h"
+#include "ops/cpu/optim_loops.h"
 #include "ops/cpu/parallel.h"
-#include "ops/kernels/optim.h"
 
 namespace kiln {
 
 namespace {
 
-// One Adam update of elements [begin, end). The variant flags are template parameters,
-// so each instantiation is a branch-free loop the compiler vectorises (c by value: a local
-// copy that the stores through p cannot alias, so its fields stay in registers).
-template <typename T, bool kDecoupled, bool kL2, bool kAmsgrad, bool kMaximize>
-void adam_range(int64_t begin, int64_t end, T* p, const T* gr, T* m, T* v, T* vmax, AdamConstants<T> c) {
-  for (int64_t i = begin; i < end; ++i)
-    adam_update_element(i, p, gr, m, v, vmax, c, kDecoupled, kL2, kAmsgrad, kMaximize);
+// The loops of the active ISA (Note [Optimizer loops per ISA]).
+template <typename T>
+const cpu::OptimLoops<T>& optim_loops() {
+  static const cpu::OptimLoops<T> generic = cpu::make_optim_loops<T>();
+  constexpr bool kFloat = std::is_same_v<T, float>;
+  switch (cpu::active_isa()) {
+    case cpu::CpuIsa::Avx512:
+      if constexpr (kFloat) return cpu::optim_loops_avx512_f32();
+      else return cpu::optim_loops_avx512_f64();
+    case cpu::CpuIsa::Avx2:
+      if constexpr (kFloat) return cpu::optim_loops_avx2_f32();
+      else return cpu::optim_loops_avx2_f64();
+    case cpu::CpuIsa::Generic: break;
+  }
+  return generic;
 }
 
 // param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq: (n) contiguous.
@@ -31,12 +40,7 @@ void adam_step_cpu(const Tensor& param, const Tensor& grad, const Tensor& exp_av
     T* v = exp_avg_sq.data_ptr<T>();
     T* vmax = a.amsgrad ? max_exp_avg_sq.data_ptr<T>() : nullptr;
     const AdamConstants<T> c = adam_constants<T>(a);
-    // The 16 variants as one table of instantiations, indexed by the four flags.
-    using Range = void (*)(int64_t, int64_t, T*, const T*, T*, T*, T*, AdamConstants<T>);
-    auto variants = []<int... I>(std::integer_sequence<int, I...>) {
-      return std::array<Range, 16>{&adam_range<T, bool(I & 8), bool(I & 4), bool(I & 2), bool(I & 1)>...};
-    }(std::make_integer_sequence<int, 16>{});
-    const Range run = variants[size_t(c.decoupled) * 8 + size_t(c.l2) * 4 + size_t(c.amsgrad) * 2 + size_t(c.maximize)];
+    const cpu::AdamRange<T> run = optim_loops<T>().adam[cpu::adam_variant(c.decoupled, c.l2, c.amsgrad, c.maximize)];
     cpu::parallel_for(0, param.numel(), cpu::kElementwiseGrain,
                       [&](int64_t begin, int64_t end) { run(begin, end, p, gr, m, v, vmax, c); });
   });
@@ -49,9 +53,9 @@ void sgd_step_cpu(const Tensor& param, const Tensor& grad, const Tensor& momentu
     const T* gr = grad.data_ptr<T>();
     T* buf = a.momentum != 0.0 ? momentum_buffer.data_ptr<T>() : nullptr;
     const SgdConstants<T> c = sgd_constants<T>(a);
-    cpu::parallel_for(0, param.numel(), cpu::kElementwiseGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) sgd_update_element(i, p, gr, buf, c);
-    });
+    const cpu::SgdRange<T> run = buf ? optim_loops<T>().sgd_momentum : optim_loops<T>().sgd;
+    cpu::parallel_for(0, param.numel(), cpu::kElementwiseGrain,
+                      [&](int64_t begin, int64_t end) { run(begin, end, p, gr, buf, c); });
   });
 }
 

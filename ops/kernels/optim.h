@@ -53,7 +53,7 @@ AdamConstants<T> adam_constants(const AdamStep& a) {
 // The flags are arguments so that a CPU loop passing compile-time constants inlines to a
 // branch-free body it can vectorise; vmax is read only when amsgrad.
 template <typename T>
-KILN_HOST_DEVICE inline void adam_update_element(int64_t i, T* p, const T* grad, T* m, T* v, T* vmax,
+KILN_HOST_DEVICE KILN_ALWAYS_INLINE void adam_update_element(int64_t i, T* p, const T* grad, T* m, T* v, T* vmax,
                                                  const AdamConstants<T>& c, bool decoupled, bool l2, bool amsgrad,
                                                  bool maximize) {
   T g = maximize ? -grad[i] : grad[i];
@@ -87,7 +87,8 @@ SgdConstants<T> sgd_constants(const SgdStep& a) {
 
 // Element i of an SGD step; buf is nullptr when momentum == 0.
 template <typename T>
-KILN_HOST_DEVICE inline void sgd_update_element(int64_t i, T* p, const T* grad, T* buf, const SgdConstants<T>& c) {
+KILN_HOST_DEVICE KILN_ALWAYS_INLINE void sgd_update_element(int64_t i, T* p, const T* grad, T* buf,
+                                                         const SgdConstants<T>& c) {
   const T pi = p[i];
   T d = c.maximize ? -grad[i] : grad[i];
   if (c.decay) d = d + c.wd * pi;

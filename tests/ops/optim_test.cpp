@@ -9,6 +9,7 @@
 #include "ops/optim.h"
 #include "support/check.h"
 #include "support/errors.h"
+#include "support/isa.h"
 
 namespace kiln {
 namespace {
@@ -54,6 +55,54 @@ INSTANTIATE_TEST_SUITE_P(Variants, FusedAdam,
                                            std::make_tuple(false, true, false, 0.1),
                                            std::make_tuple(true, false, true, 0.1),
                                            std::make_tuple(true, true, false, 0.01)));
+
+// Note [Optimizer loops per ISA]: every ISA's copy of every Adam variant and of SGD
+// (with and without momentum), float32 and float64, against the generic loops on the
+// same data. A multiply-add fused into an FMA may change the last bit, no more.
+class OptimIsa : public test::IsaTest {};
+
+TEST_P(OptimIsa, EveryLoopMatchesTheGenericOne) {
+  const int64_t n = 4099;  // whole vectors of every width and a ragged end
+  const cpu::CpuIsa isa = GetParam();
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    const double tol = dtype == DType::Float32 ? 2e-6 : 1e-14;
+    for (int variant = 0; variant < 16; ++variant) {
+      const bool decoupled = variant & 8, l2 = variant & 4, amsgrad = variant & 2, maximize = variant & 1;
+      const double wd = decoupled || l2 ? 0.1 : 0.0;
+      TensorList state, reference;  // p, m, v, vmax for this ISA and for the generic loops
+      for (int t = 0; t < 4; ++t) state.push_back(t == 0 ? randn({n}, dtype) : rand({n}, dtype));
+      for (const Tensor& t : state) reference.push_back(t.clone());
+      for (int64_t step = 1; step <= 2; ++step) {
+        Tensor g = randn({n}, dtype);
+        AdamStep a{.lr = 0.01, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8, .weight_decay = wd, .step = step,
+                   .decoupled = decoupled, .amsgrad = amsgrad, .maximize = maximize};
+        adam_step_(state[0], g, state[1], state[2], amsgrad ? state[3] : Tensor(), a);
+        cpu::set_active_isa(cpu::CpuIsa::Generic);
+        adam_step_(reference[0], g, reference[1], reference[2], amsgrad ? reference[3] : Tensor(), a);
+        cpu::set_active_isa(isa);
+      }
+      for (int t = 0; t < 4; ++t)
+        EXPECT_TRUE(allclose(state[size_t(t)], reference[size_t(t)], tol, tol))
+            << dtype_name(dtype) << " adam variant " << variant << " operand " << t;
+    }
+    for (double momentum : {0.0, 0.9}) {
+      Tensor p = randn({n}, dtype), buf = randn({n}, dtype), g = randn({n}, dtype);
+      Tensor rp = p.clone(), rbuf = buf.clone();
+      SgdStep a{.lr = 0.1, .momentum = momentum, .dampening = 0.1, .weight_decay = 0.01, .nesterov = momentum > 0,
+                .maximize = false, .first_step = false};
+      sgd_step_(p, g, momentum != 0.0 ? buf : Tensor(), a);
+      cpu::set_active_isa(cpu::CpuIsa::Generic);
+      sgd_step_(rp, g, momentum != 0.0 ? rbuf : Tensor(), a);
+      cpu::set_active_isa(isa);
+      EXPECT_TRUE(allclose(p, rp, tol, tol)) << dtype_name(dtype) << " sgd momentum " << momentum;
+      EXPECT_TRUE(allclose(buf, rbuf, tol, tol)) << dtype_name(dtype) << " sgd momentum " << momentum;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, OptimIsa,
+                         ::testing::Values(cpu::CpuIsa::Generic, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512),
+                         test::isa_test_name);
 
 TEST(FusedSgd, MomentumNesterovAndDecayMatchTheUnfusedFormulas) {
   const int64_t n = 2 * cpu::kElementwiseGrain + 5;
