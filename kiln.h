@@ -7,6 +7,7 @@
 #include "autograd/gradcheck.h"
 #include "core/factory.h"
 #include "core/tensor.h"
+#include "ops/activation.h"
 #include "ops/binary.h"
 #include "ops/ctc.h"
 #include "ops/im2col.h"

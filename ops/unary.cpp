@@ -11,6 +11,7 @@
 #include "autograd/function.h"
 #include "core/dispatch.h"
 #include "core/factory.h"
+#include "ops/activation.h"
 #include "ops/binary.h"
 #include "ops/kernels/unary.h"
 
@@ -213,7 +214,7 @@ struct Relu : Function<Relu> {  // gradient 1 where the output is positive
   }
   TensorList backward(const Tensor& g) {
     auto [y] = saved<1>();
-    return {where(gt(y, 0.0), g, 0.0)};
+    return {threshold_backward(g, y, 0.0)};  // one pass: no bool mask, no where
   }
 };
 

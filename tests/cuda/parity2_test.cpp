@@ -369,6 +369,21 @@ TEST(CudaParity2, Im2colAndCol2imMatchCpuExactly) {
   }
 }
 
+// relu's fused gradient: a comparison and a select, exact on both devices; contiguous
+// operands and a transposed x (the strided path).
+TEST(CudaParity2, ThresholdBackwardMatchesCpuExactly) {
+  KILN_REQUIRE_CUDA_DEVICE();
+  Generator gen(29);
+  for (DType d : kFloating) {
+    Tensor g = randn({33, 65}, {}, &gen).to(d), x = randn({33, 65}, {}, &gen).to(d);
+    expect_parity([](const TensorList& l) { return TensorList{threshold_backward(l[0], l[1], 0.0)}; }, {g, x}, 0, 0,
+                  "threshold_backward " + x.meta_str());
+    Tensor xt = randn({65, 33}, {}, &gen).to(d);
+    expect_parity([](const TensorList& l) { return TensorList{threshold_backward(l[0], l[1].t(), 0.5)}; },
+                  {g, xt}, 0, 0, "threshold_backward, x transposed");
+  }
+}
+
 #endif  // KILN_WITH_CUDA
 
 }  // namespace
