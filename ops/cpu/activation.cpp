@@ -13,7 +13,10 @@ namespace {
 template <typename T>
 void threshold_backward_run(int64_t n, const T* __restrict grad, const T* __restrict x, T* __restrict out,
                             T threshold) {
-  for (int64_t i = 0; i < n; ++i) out[i] = x[i] > threshold ? grad[i] : T(0);
+  for (int64_t i = 0; i < n; ++i) {
+    const T g = grad[i];  // read whatever x says: a conditional load would keep the branch
+    out[i] = x[i] > threshold ? g : T(0);
+  }
 }
 
 void threshold_backward_cpu(const Tensor& out, const Tensor& grad, const Tensor& x, double threshold) {
