@@ -56,6 +56,26 @@ void lstm_pointwise_cpu(const Tensor& h, const Tensor& c_new, const Tensor& act,
 
 // dgates, act: (N, 4H); dc_prev, dh, dc, tanh_c, c: (N, H); dh, dc may be undefined (zero).
 // Row by row, so that the inner loop over H has no index division and vectorizes.
+// One row (batch entry) of the backward: the four gate gradients and dc_prev for every
+// hidden unit. Whether dh and dc exist is fixed per instantiation and no pointer can
+// alias another, so the loop has no branch and the compiler vectorises it (with the
+// branches and possible aliasing inside, it ran one element at a time: 10% of an LSTM
+// training step).
+template <typename T, bool kDh, bool kDc>
+void lstm_backward_row(int64_t hidden, const T* __restrict a, const T* __restrict tc, const T* __restrict cr,
+                       const T* __restrict dh, const T* __restrict dc, T* __restrict dg, T* __restrict dc_prev) {
+  for (int64_t j = 0; j < hidden; ++j) {
+    T di, df, dgg, d_o, dcp;
+    lstm_pointwise_backward_values(a[j], a[hidden + j], a[2 * hidden + j], a[3 * hidden + j], tc[j], cr[j],
+                                   kDh ? dh[j] : T(0), kDc ? dc[j] : T(0), di, df, dgg, d_o, dcp);
+    dg[j] = di;
+    dg[hidden + j] = df;
+    dg[2 * hidden + j] = dgg;
+    dg[3 * hidden + j] = d_o;
+    dc_prev[j] = dcp;
+  }
+}
+
 void lstm_pointwise_backward_cpu(const Tensor& dgates, const Tensor& dc_prev, const Tensor& dh, const Tensor& dc,
                                  const Tensor& act, const Tensor& tanh_c, const Tensor& c) {
   dispatch_floating(c.dtype(), "lstm_cell_pointwise", [&]<typename T>() {
@@ -63,17 +83,14 @@ void lstm_pointwise_backward_cpu(const Tensor& dgates, const Tensor& dc_prev, co
     const T *dhp = dh.defined() ? dh.data_ptr<T>() : nullptr, *dcp = dc.defined() ? dc.data_ptr<T>() : nullptr;
     const T *ap = act.data_ptr<T>(), *tp = tanh_c.data_ptr<T>(), *cp = c.data_ptr<T>();
     T *dgp = dgates.data_ptr<T>(), *dcpp = dc_prev.data_ptr<T>();
+    using Row = void (*)(int64_t, const T*, const T*, const T*, const T*, const T*, T*, T*);
+    const Row row = dhp ? (dcp ? &lstm_backward_row<T, true, true> : &lstm_backward_row<T, true, false>)
+                        : (dcp ? &lstm_backward_row<T, false, true> : &lstm_backward_row<T, false, false>);
     const int64_t row_grain = std::max<int64_t>(1, cpu::kElementwiseGrain / 8 / std::max<int64_t>(hidden, 1));
     cpu::parallel_for(0, n, row_grain, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
-        const T *a = ap + r * 4 * hidden, *tc = tp + r * hidden, *cr = cp + r * hidden;
-        const T *dhr = dhp ? dhp + r * hidden : nullptr, *dcr = dcp ? dcp + r * hidden : nullptr;
-        T *dg = dgp + r * 4 * hidden, *dcr_prev = dcpp + r * hidden;
-        for (int64_t j = 0; j < hidden; ++j) {
-          lstm_pointwise_backward_values(a[j], a[hidden + j], a[2 * hidden + j], a[3 * hidden + j], tc[j], cr[j],
-                                         dhr ? dhr[j] : T(0), dcr ? dcr[j] : T(0), dg[j], dg[hidden + j],
-                                         dg[2 * hidden + j], dg[3 * hidden + j], dcr_prev[j]);
-        }
+        row(hidden, ap + r * 4 * hidden, tp + r * hidden, cp + r * hidden, dhp ? dhp + r * hidden : nullptr,
+            dcp ? dcp + r * hidden : nullptr, dgp + r * 4 * hidden, dcpp + r * hidden);
       }
     });
   });
