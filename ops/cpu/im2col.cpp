@@ -39,6 +39,7 @@ void for_each_plane_row(const Tensor& cols, const Im2colGeometry& g, const F& f)
   const int64_t tasks = by_channel ? g.channels : g.planes, images = by_channel ? g.planes / g.channels : 1;
   const int64_t taps = g.kh * g.kw, task_cols = images * taps * g.out_h * g.out_w;
   const int64_t grain = std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(task_cols, 1));
+  const int64_t image_stride = cols.stride(0), row_stride = cols.stride(1);
   cpu::parallel_for(0, tasks, grain, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       for (int64_t i = 0; i < g.kh; ++i) {
@@ -46,7 +47,7 @@ void for_each_plane_row(const Tensor& cols, const Im2colGeometry& g, const F& f)
           for (int64_t k = 0; k < images; ++k) {
             const int64_t plane = by_channel ? k * g.channels + task : task;
             const int64_t n = plane / g.channels, c = plane % g.channels;
-            f(plane, i, j, n * cols.stride(0) + (c * taps + i * g.kw + j) * cols.stride(1));
+            f(plane, i, j, n * image_stride + (c * taps + i * g.kw + j) * row_stride);
           }
         }
       }
