@@ -11,9 +11,10 @@
 
 namespace kiln {
 
-// Float16 and BFloat16 are storage types (core/half.h): tensors of them convert with
-// to(), move between devices, are indexed, compared and saved; arithmetic is for
-// float32 and float64 (dispatch_floating names the two in its error).
+// Float16 and BFloat16 (core/half.h): tensors of them convert with to(), move between
+// devices, are indexed, compared and saved everywhere; the ops that compute on them
+// opt in through dispatch_floating_and_half (see Note [Dtype dispatch]), the others
+// accept float32 and float64 only and say so in their error.
 enum class DType : uint8_t { Float32, Float64, Int64, UInt8, Bool, Float16, BFloat16 };
 
 constexpr DType kFloat32 = DType::Float32;
@@ -55,12 +56,41 @@ template <> struct dtype_of<BFloat16> { static constexpr DType value = DType::BF
 //
 // Each helper lists the dtypes it accepts, so an op instantiates its kernel only for
 // the types it supports (no template bloat), and any other dtype is a clear error.
+// dispatch_floating_and_half adds Half and BFloat16: an op opts in by switching to it,
+// and its kernel then computes in opmath_t<T> (float for the 16-bit types, see
+// core/half.h) and rounds each result once to T, as PyTorch's CPU kernels do.
 template <typename F>
 void dispatch_floating(DType dtype, const char* op, F&& f) {
   switch (dtype) {
     case DType::Float32: f.template operator()<float>(); return;
     case DType::Float64: f.template operator()<double>(); return;
     default: KILN_FAIL(op, ": expected a floating dtype (float32 or float64), got ", dtype_name(dtype));
+  }
+}
+
+template <typename F>
+void dispatch_floating_and_half(DType dtype, const char* op, F&& f) {
+  switch (dtype) {
+    case DType::Float32: f.template operator()<float>(); return;
+    case DType::Float64: f.template operator()<double>(); return;
+    case DType::Float16: f.template operator()<Half>(); return;
+    case DType::BFloat16: f.template operator()<BFloat16>(); return;
+    default:
+      KILN_FAIL(op, ": expected a floating dtype (float32, float64, float16 or bfloat16), got ", dtype_name(dtype));
+  }
+}
+
+// dispatch_numeric plus Half and BFloat16 (neg, relu: ops that take int64 too).
+template <typename F>
+void dispatch_numeric_and_half(DType dtype, const char* op, F&& f) {
+  switch (dtype) {
+    case DType::Float32: f.template operator()<float>(); return;
+    case DType::Float64: f.template operator()<double>(); return;
+    case DType::Int64: f.template operator()<int64_t>(); return;
+    case DType::Float16: f.template operator()<Half>(); return;
+    case DType::BFloat16: f.template operator()<BFloat16>(); return;
+    default:
+      KILN_FAIL(op, ": expected float32, float64, float16, bfloat16 or int64, got ", dtype_name(dtype));
   }
 }
 

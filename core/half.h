@@ -97,4 +97,16 @@ using Half = Float16Storage<HalfFormat>;
 using BFloat16 = Float16Storage<BFloat16Format>;
 static_assert(sizeof(Half) == 2 && sizeof(BFloat16) == 2, "16-bit floats must be 2 bytes");
 
+// The type a kernel over T computes in (PyTorch's opmath_type): float for the 16-bit
+// types, T itself otherwise. A kernel loads T, computes in opmath_t<T> and stores T, so
+// each 16-bit result is rounded once.
+template <typename T> struct OpMath { using type = T; };
+template <> struct OpMath<Half> { using type = float; };
+template <> struct OpMath<BFloat16> { using type = float; };
+template <typename T> using opmath_t = typename OpMath<T>::type;
+
+template <typename T> inline constexpr bool is_16bit_float_v = false;
+template <> inline constexpr bool is_16bit_float_v<Half> = true;
+template <> inline constexpr bool is_16bit_float_v<BFloat16> = true;
+
 }  // namespace kiln

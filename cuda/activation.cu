@@ -15,7 +15,7 @@ struct ThresholdBackwardOp {
 };
 
 void threshold_backward_cuda(const Tensor& out, const Tensor& grad, const Tensor& x, double threshold) {
-  dispatch_floating(x.dtype(), "threshold_backward", [&]<typename T>() {
+  dispatch_floating_and_half(x.dtype(), "threshold_backward", [&]<typename T>() {
     cuda::elementwise<T, T, T>(out, ThresholdBackwardOp<T>{T(threshold)}, grad, x);
   });
 }

@@ -1,7 +1,7 @@
 // CUDA kernels of the binary ops and where: one functor each over a pair of elements,
 // run by the broadcasting elementwise launcher of cuda/loops.cuh. Same semantics and
-// dtypes as ops/cpu/binary.cpp. out: broadcast shape; a, b: same dtype (the op
-// converted them), any strides.
+// dtypes as ops/cpu/binary.cpp (add, sub, mul, div also take float16 and bfloat16).
+// out: broadcast shape; a, b: same dtype (the op converted them), any strides.
 #include "core/dispatch.h"
 #include "core/tensor.h"
 #include "cuda/loops.cuh"
@@ -90,6 +90,28 @@ struct WhereOp {
   __device__ T operator()(bool c, T x, T y) const { return c ? x : y; }
 };
 
+// Op over T's opmath type: loads T, runs Op<opmath_t<T>> (float32 for float16 and
+// bfloat16) and rounds the result once to T; for the other types it is Op<T> itself.
+template <template <typename> class Op, typename T>
+struct InOpMath {
+  Op<opmath_t<T>> op;
+  __device__ T operator()(T x, T y) const { return T(op(opmath_t<T>(x), opmath_t<T>(y))); }
+};
+
+// add, sub, mul, div: the same with float16 and bfloat16 too.
+template <template <typename> class Op>
+void arith_half_map(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, const char* op) {
+  dispatch_numeric_and_half(a.dtype(), op, [&]<typename T>() {
+    cuda::elementwise<T, T, T>(out, InOpMath<Op, T>{{opmath_t<T>(alpha)}}, a, b);
+  });
+}
+template <template <typename> class Op>
+void floating_half_map(const Tensor& out, const Tensor& a, const Tensor& b, const char* op) {
+  dispatch_floating_and_half(a.dtype(), op, [&]<typename T>() {
+    cuda::elementwise<T, T, T>(out, InOpMath<Op, T>{{opmath_t<T>(1)}}, a, b);
+  });
+}
+
 // out[i] = Op(a[i], b[i]) in the inputs' dtype (float32, float64, int64).
 template <template <typename> class Op>
 void arith_map(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, const char* op) {
@@ -109,14 +131,14 @@ void compare_map(const Tensor& out, const Tensor& a, const Tensor& b) {
 }
 
 void add_forward_cuda(const Tensor& o, const Tensor& a, const Tensor& b, double alpha) {
-  if (alpha == 1.0) return arith_map<AddOp>(o, a, b, alpha, "add");
-  arith_map<AddScaledOp>(o, a, b, alpha, "add");
+  if (alpha == 1.0) return arith_half_map<AddOp>(o, a, b, alpha, "add");
+  arith_half_map<AddScaledOp>(o, a, b, alpha, "add");
 }
 void mul_forward_cuda(const Tensor& o, const Tensor& a, const Tensor& b, double alpha) {
-  arith_map<MulOp>(o, a, b, alpha, "mul");
+  arith_half_map<MulOp>(o, a, b, alpha, "mul");
 }
 void div_forward_cuda(const Tensor& o, const Tensor& a, const Tensor& b, double) {
-  floating_map<DivOp>(o, a, b, "div");
+  floating_half_map<DivOp>(o, a, b, "div");
 }
 void pow_forward_cuda(const Tensor& o, const Tensor& a, const Tensor& b, double) {
   floating_map<PowOp>(o, a, b, "pow");

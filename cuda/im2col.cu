@@ -40,7 +40,7 @@ void im2col_forward_cuda(const Tensor& cols, const Tensor& x, const IntList& ker
   const int64_t total = cols.numel();
   if (total == 0) return;
   KILN_CUDA_CHECK(cudaSetDevice(x.device().index));
-  dispatch_floating(x.dtype(), "im2col", [&]<typename T>() {
+  dispatch_floating_and_half(x.dtype(), "im2col", [&]<typename T>() {
     const auto cfg = cuda::launch_config_1d(total);
     im2col_kernel1<T><<<cfg.blocks, cfg.threads, 0, cuda::stream_for(x.device().index)>>>(
         cols.data_ptr<T>(), x.data_ptr<T>(), total, g, cols.stride(0), cols.stride(1));
@@ -84,7 +84,7 @@ void col2im_forward_cuda(const Tensor& x, const Tensor& cols, const IntList& ker
   const int64_t total = x.numel();
   if (total == 0) return;
   KILN_CUDA_CHECK(cudaSetDevice(x.device().index));
-  dispatch_floating(x.dtype(), "col2im", [&]<typename T>() {
+  dispatch_floating_and_half(x.dtype(), "col2im", [&]<typename T>() {
     const auto cfg = cuda::launch_config_1d(total);
     col2im_kernel1<T><<<cfg.blocks, cfg.threads, 0, cuda::stream_for(x.device().index)>>>(
         x.data_ptr<T>(), cols.data_ptr<T>(), total, g, cols.stride(0), cols.stride(1));

@@ -37,6 +37,9 @@ namespace {
 // there): operand_of picks a valid one, or copies when the layout has none (a matrix
 // expanded along its rows, stride 0).
 // The handle keeps cuBLAS's default math mode: full float32, no TF32 tensor cores.
+// float16 and bfloat16 products go through cublasGemmStridedBatchedEx with 16-bit A, B
+// and C and float32 compute (CUBLAS_COMPUTE_32F): float32 accumulation and one rounding
+// of each output, as PyTorch's CUDA matmul of those types.
 
 cublasHandle_t handle_for(int device) {
   static std::mutex mutex;
@@ -78,6 +81,34 @@ int as_int(int64_t v, const char* what) {
   return int(v);
 }
 
+// The float16/bfloat16 GEMM: out, a, b all of one 16-bit dtype; alpha, beta and the
+// accumulation in float32. Shapes as gemm_forward_cuda.
+void gemm_16bit_cuda(cublasHandle_t handle, const Tensor& out, const Tensor& a, const Tensor& b, double beta,
+                     double alpha) {
+  const int64_t batch = out.dim() == 3 ? out.size(0) : 1;
+  const int64_t m = out.size(-2), n = out.size(-1), k = a.size(-1);
+  const cudaDataType_t type = out.dtype() == kFloat16 ? CUDA_R_16F : CUDA_R_16BF;
+  const float ta = float(alpha), tb = float(beta);
+  void* pc = out.raw_data();
+  if (k == 0 || alpha == 0.0) {  // neither A nor B is read: out = beta * out
+    if (beta == 0.0) {
+      KILN_CUDA_CHECK(cudaMemsetAsync(pc, 0, out.numel() * 2, cuda::stream_for(out.device().index)));
+    } else {
+      KILN_CUBLAS_CHECK(
+          cublasScalEx(handle, as_int(out.numel(), "numel"), &tb, CUDA_R_32F, pc, type, 1, CUDA_R_32F));
+    }
+    return;
+  }
+  const Operand oa = operand_of(a), ob = operand_of(b);
+  const cublasOperation_t op_b = ob.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_a = oa.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+  // C^T (n x m) = op(B)^T (n x k) op(A)^T (k x m): see the note above.
+  KILN_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+      handle, op_b, op_a, as_int(n, "n"), as_int(m, "m"), as_int(k, "k"), &ta, ob.data.raw_data(), type,
+      as_int(ob.ld, "ldb"), ob.batch_stride, oa.data.raw_data(), type, as_int(oa.ld, "lda"), oa.batch_stride, &tb,
+      pc, type, as_int(n, "n"), m * n, as_int(batch, "batch"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
 // out: (m, n) or (batch, m, n), contiguous; a: (m, k) or (batch, m, k); b: (k, n) or
 // (batch, k, n). out = beta * out + alpha * a @ b, out not read when beta == 0.
 void gemm_forward_cuda(const Tensor& out, const Tensor& a, const Tensor& b, double beta, double alpha) {
@@ -87,6 +118,10 @@ void gemm_forward_cuda(const Tensor& out, const Tensor& a, const Tensor& b, doub
   const int device = out.device().index;
   KILN_CUDA_CHECK(cudaSetDevice(device));
   cublasHandle_t handle = handle_for(device);
+  if (out.dtype() == kFloat16 || out.dtype() == kBFloat16) {
+    gemm_16bit_cuda(handle, out, a, b, beta, alpha);
+    return;
+  }
   dispatch_floating(out.dtype(), "gemm", [&]<typename T>() {
     T* pc = static_cast<T*>(out.raw_data());
     if (k == 0 || alpha == 0.0) {  // neither A nor B is read: out = beta * out

@@ -34,14 +34,17 @@ namespace m = cuda::math;
 // initialisers: the starting value is built on the host (it needs infinity for
 // max/min) and passed to the kernel. A thread's elements are not one contiguous range,
 // so ArgExtremumAcc's merge breaks ties by the smaller index, which keeps "the first
-// index of the extremum". Sums of float32 and float64 accumulate in double.
+// index of the extremum". Sums of float32, float64, float16 and bfloat16 accumulate in
+// double (the 16-bit ones round once at the end, as on the CPU).
 template <typename T>
-using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, T>;
+constexpr bool is_float_like_v = std::is_floating_point_v<T> || is_16bit_float_v<T>;
+template <typename T>
+using acc_t = std::conditional_t<is_float_like_v<T>, double, T>;
 
 template <typename T>
 struct SumAcc {
   acc_t<T> total;
-  __device__ void add(T v, int64_t) { total += acc_t<T>(v); }
+  __device__ void add(T v, int64_t) { total += acc_t<T>(opmath_t<T>(v)); }
   __device__ void merge(const SumAcc& o) { total += o.total; }
 };
 
@@ -265,7 +268,9 @@ struct SumWrite {  // scaled by `scale` (1/N for mean) for floating types; integ
   T* out;
   double scale;
   __device__ void operator()(int64_t j, const SumAcc<T>& a) const {
-    if constexpr (std::is_floating_point_v<T>) {
+    if constexpr (is_16bit_float_v<T>) {
+      out[j] = T(float(a.total * scale));
+    } else if constexpr (std::is_floating_point_v<T>) {
       out[j] = T(a.total * scale);
     } else {
       out[j] = T(a.total);
@@ -313,7 +318,7 @@ struct BoolWrite {
 
 // x: (outer, reduced, inner), out: (outer, inner); out = scale * sum_r x[o, r, i].
 void sum_forward_cuda(const Tensor& out, const Tensor& x, double scale) {
-  dispatch_numeric(x.dtype(), "sum", [&]<typename T>() {
+  dispatch_numeric_and_half(x.dtype(), "sum", [&]<typename T>() {
     launch_reduce<T>(x, SumAcc<T>{acc_t<T>(0)}, SumWrite<T>{out.data_ptr<T>(), scale});
   });
 }

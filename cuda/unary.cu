@@ -165,20 +165,50 @@ void numeric_map(const Tensor& out, const Tensor& x, double a, double b, const c
   dispatch_numeric(x.dtype(), op, [&]<typename T>() { cuda::elementwise<T, T>(out, Op<T>{T(a), T(b)}, x); });
 }
 
+// Op over T's opmath type: loads T, runs Op<opmath_t<T>> (float32 for float16 and
+// bfloat16) and rounds the result once to T; for the other types it is Op<T> itself.
+template <template <typename> class Op, typename T>
+struct InOpMath {
+  Op<opmath_t<T>> op;
+  __device__ T operator()(T v) const { return T(op(opmath_t<T>(v))); }
+};
+
+// floating_map and numeric_map with float16 and bfloat16 too, for the ops that opt in.
+template <template <typename> class Op>
+void floating_half_map(const Tensor& out, const Tensor& x, double a, double b, const char* op) {
+  dispatch_floating_and_half(x.dtype(), op, [&]<typename T>() {
+    using Acc = opmath_t<T>;
+    cuda::elementwise<T, T>(out, InOpMath<Op, T>{{Acc(a), Acc(b)}}, x);
+  });
+}
+template <template <typename> class Op>
+void numeric_half_map(const Tensor& out, const Tensor& x, double a, double b, const char* op) {
+  dispatch_numeric_and_half(x.dtype(), op, [&]<typename T>() {
+    using Acc = opmath_t<T>;
+    cuda::elementwise<T, T>(out, InOpMath<Op, T>{{Acc(a), Acc(b)}}, x);
+  });
+}
+
 // bool out[i] = Op(x[i]) for any dtype.
 template <template <typename> class Op>
 void predicate_map(const Tensor& out, const Tensor& x) {
   dispatch_all(x.dtype(), [&]<typename T>() { cuda::elementwise<bool, T>(out, Op<T>{}, x); });
 }
 
-void neg_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) { numeric_map<NegOp>(o, x, a, b, "neg"); }
-void exp_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) { floating_map<ExpOp>(o, x, a, b, "exp"); }
-void log_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) { floating_map<LogOp>(o, x, a, b, "log"); }
+void neg_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) {
+  numeric_half_map<NegOp>(o, x, a, b, "neg");
+}
+void exp_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_half_map<ExpOp>(o, x, a, b, "exp");
+}
+void log_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) {
+  floating_half_map<LogOp>(o, x, a, b, "log");
+}
 void log1p_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map<Log1pOp>(o, x, a, b, "log1p");
 }
 void sqrt_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) {
-  floating_map<SqrtOp>(o, x, a, b, "sqrt");
+  floating_half_map<SqrtOp>(o, x, a, b, "sqrt");
 }
 void rsqrt_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map<RsqrtOp>(o, x, a, b, "rsqrt");
@@ -198,7 +228,7 @@ void clamp_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map<ClampOp>(o, x, a, b, "clamp");
 }
 void relu_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) {
-  numeric_map<ReluOp>(o, x, a, b, "relu");
+  numeric_half_map<ReluOp>(o, x, a, b, "relu");
 }
 void leaky_relu_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map<LeakyReluOp>(o, x, a, b, "leaky_relu");
@@ -214,10 +244,10 @@ void silu_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map<SiluOp>(o, x, a, b, "silu");
 }
 void sigmoid_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) {
-  floating_map<SigmoidOp>(o, x, a, b, "sigmoid");
+  floating_half_map<SigmoidOp>(o, x, a, b, "sigmoid");
 }
 void tanh_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) {
-  floating_map<TanhOp>(o, x, a, b, "tanh");
+  floating_half_map<TanhOp>(o, x, a, b, "tanh");
 }
 void softplus_forward_cuda(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map<SoftplusOp>(o, x, a, b, "softplus");

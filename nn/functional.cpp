@@ -1,6 +1,8 @@
 // The stateless layer functions, composed of kiln ops (their backward comes with them).
+// linear runs in the autocast dtype inside an autocast scope (See Note [Autocast]).
 #include "nn/functional.h"
 
+#include "core/autocast.h"
 #include "core/factory.h"
 #include "ops/binary.h"
 #include "ops/linalg.h"
@@ -8,7 +10,8 @@
 
 namespace kiln::nn::functional {
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in) {
+  const Tensor x = autocast_to_lower(x_in), weight = autocast_to_lower(weight_in), bias = autocast_to_lower(bias_in);
   KILN_CHECK(weight.dim() == 2, "linear: weight must be 2-D (out_features, in_features), got ", weight.meta_str());
   KILN_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ", x.meta_str(),
              " does not end in in_features = ", weight.size(1), " (weight ", weight.meta_str(), ")");

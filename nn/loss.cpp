@@ -1,10 +1,12 @@
 // The losses of nn/loss.h, composed from kiln ops (log_softmax, gather, where, clamp,
 // sum, ...): their gradients, and the gradients of those, are the ops' own. The
-// formulas follow PyTorch's aten/src/ATen/native/Loss.cpp and LossNLL.cpp.
+// formulas follow PyTorch's aten/src/ATen/native/Loss.cpp and LossNLL.cpp. Inside an
+// autocast scope every loss computes in float32 (See Note [Autocast]).
 #include "nn/loss.h"
 
 #include <utility>
 
+#include "core/autocast.h"
 #include "ops/binary.h"
 #include "ops/index.h"
 #include "ops/reduce.h"
@@ -143,19 +145,22 @@ Tensor clamped_log1m(const Tensor& x) {
 
 namespace functional {
 
-Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
+Tensor mse_loss(const Tensor& input_in, const Tensor& target_in, const std::string& reduction) {
+  const Tensor input = autocast_to_float(input_in), target = autocast_to_float(target_in);
   check_reduction("mse_loss", reduction);
   check_elementwise("mse_loss", input, target);
   return reduce(square(input - target), reduction);
 }
 
-Tensor l1_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
+Tensor l1_loss(const Tensor& input_in, const Tensor& target_in, const std::string& reduction) {
+  const Tensor input = autocast_to_float(input_in), target = autocast_to_float(target_in);
   check_reduction("l1_loss", reduction);
   check_elementwise("l1_loss", input, target);
   return reduce(abs(input - target), reduction);
 }
 
-Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const std::string& reduction, double beta) {
+Tensor smooth_l1_loss(const Tensor& input_in, const Tensor& target_in, const std::string& reduction, double beta) {
+  const Tensor input = autocast_to_float(input_in), target = autocast_to_float(target_in);
   check_reduction("smooth_l1_loss", reduction);
   check_elementwise("smooth_l1_loss", input, target);
   KILN_CHECK(beta >= 0, "smooth_l1_loss: expected beta >= 0, got ", beta);
@@ -166,8 +171,10 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const std::stri
   return reduce(where(lt(z, beta), square(d) * (0.5 / beta), z - 0.5 * beta), reduction);
 }
 
-Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
+Tensor binary_cross_entropy(const Tensor& input_in, const Tensor& target_in, const Tensor& weight_in,
                             const std::string& reduction) {
+  const Tensor input = autocast_to_float(input_in), target = autocast_to_float(target_in),
+               weight = autocast_to_float(weight_in);
   check_reduction("binary_cross_entropy", reduction);
   check_elementwise("binary_cross_entropy", input, target);
   check_broadcast_weight("binary_cross_entropy", "weight", weight, input);
@@ -181,8 +188,10 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
   return reduce(loss, reduction);
 }
 
-Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight,
-                                        const std::string& reduction, const Tensor& pos_weight) {
+Tensor binary_cross_entropy_with_logits(const Tensor& input_in, const Tensor& target_in, const Tensor& weight_in,
+                                        const std::string& reduction, const Tensor& pos_weight_in) {
+  const Tensor input = autocast_to_float(input_in), target = autocast_to_float(target_in),
+               weight = autocast_to_float(weight_in), pos_weight = autocast_to_float(pos_weight_in);
   check_reduction("binary_cross_entropy_with_logits", reduction);
   check_elementwise("binary_cross_entropy_with_logits", input, target);
   check_broadcast_weight("binary_cross_entropy_with_logits", "weight", weight, input);
@@ -198,15 +207,19 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
   return reduce(loss, reduction);
 }
 
-Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+Tensor nll_loss(const Tensor& input_in, const Tensor& target_in, const Tensor& weight_in, int64_t ignore_index,
                 const std::string& reduction) {
+  const Tensor input = autocast_to_float(input_in), target = autocast_to_float(target_in),
+               weight = autocast_to_float(weight_in);
   check_reduction("nll_loss", reduction);
   check_class_target("nll_loss", input, target, weight, ignore_index);
   return class_target_loss(input, target, weight, ignore_index, reduction, 0.0);
 }
 
-Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+Tensor cross_entropy(const Tensor& input_in, const Tensor& target_in, const Tensor& weight_in, int64_t ignore_index,
                      const std::string& reduction, double label_smoothing) {
+  const Tensor input = autocast_to_float(input_in), target = autocast_to_float(target_in),
+               weight = autocast_to_float(weight_in);
   check_reduction("cross_entropy", reduction);
   KILN_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0,
              "cross_entropy: expected label_smoothing in [0, 1], got ", label_smoothing);
@@ -245,7 +258,8 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
   return neg(sum(terms)) / double(samples);
 }
 
-Tensor kl_div(const Tensor& input, const Tensor& target, const std::string& reduction, bool log_target) {
+Tensor kl_div(const Tensor& input_in, const Tensor& target_in, const std::string& reduction, bool log_target) {
+  const Tensor input = autocast_to_float(input_in), target = autocast_to_float(target_in);
   check_reduction("kl_div", reduction, /*allow_batchmean=*/true);
   check_elementwise("kl_div", input, target);
   KILN_CHECK(reduction != "batchmean" || input.dim() >= 1,

@@ -20,8 +20,9 @@ struct ThresholdBackward : Function<ThresholdBackward> {
     KILN_CHECK(grad.shape() == x.shape() && grad.dtype() == x.dtype() && grad.device() == x.device(),
                "threshold_backward: expected grad and x of one shape, dtype and device, got ", grad.meta_str(),
                " and ", x.meta_str());
-    KILN_CHECK(x.dtype() == DType::Float32 || x.dtype() == DType::Float64,
-               "threshold_backward: expected float32 or float64 tensors, got ", x.meta_str());
+    KILN_CHECK(x.is_floating_point(),
+               "threshold_backward: expected floating tensors (float32, float64, float16 or bfloat16), got ",
+               x.meta_str());
     threshold = threshold_;
     save(x);
     Tensor out = empty(x.shape(), options_of(x));

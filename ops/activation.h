@@ -9,7 +9,7 @@ namespace kiln {
 
 // grad where x > threshold, else 0 (PyTorch's threshold_backward): relu's gradient when
 // x is relu's output and threshold is 0. grad and x: one shape, one floating dtype
-// (float32 or float64), one device. NaN in x gives 0. Differentiable: the gradient with
+// (16-bit floats included), one device. NaN in x gives 0. Differentiable: the gradient with
 // respect to grad is the same mask applied again; with respect to x it is zero.
 Tensor threshold_backward(const Tensor& grad, const Tensor& x, double threshold);
 

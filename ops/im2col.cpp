@@ -49,7 +49,7 @@ struct Im2col : Function<Im2col> {
                  const IntList& stride_, bool batch_) {
     check_geometry(kernel_, dilation_, padding_, stride_, kName);
     KILN_CHECK(x.dim() == 4, "im2col: expected a 4-D (N, C, H, W) input, got ", x.meta_str());
-    KILN_CHECK(x.is_floating_point(), "im2col: expected a floating input (float32 or float64), got ",
+    KILN_CHECK(x.is_floating_point(), "im2col: expected a floating input (float32, float64, float16 or bfloat16), got ",
                x.meta_str());
     kernel = kernel_, dilation = dilation_, padding = padding_, stride = stride_, batch = batch_;
     const Shape& s = x.shape();
@@ -81,7 +81,7 @@ struct Col2im : Function<Col2im> {
     check_pair(output_size, kName, "output_size", 1);
     const char* expected = batch_ ? "2-D columns (C * kh * kw, N * L)" : "3-D columns (N, C * kh * kw, L)";
     KILN_CHECK(cols.dim() == (batch_ ? 2 : 3), "col2im: expected ", expected, ", got ", cols.meta_str());
-    KILN_CHECK(cols.is_floating_point(), "col2im: expected floating columns (float32 or float64), got ",
+    KILN_CHECK(cols.is_floating_point(), "col2im: expected floating columns (float32, float64, float16 or bfloat16), got ",
                cols.meta_str());
     kernel = kernel_, dilation = dilation_, padding = padding_, stride = stride_, batch = batch_;
     const int64_t rows = cols.size(batch ? 0 : 1), width = cols.size(batch ? 1 : 2);

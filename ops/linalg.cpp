@@ -1,12 +1,14 @@
 // Matrix products: mm, bmm, addmm and matmul's batched broadcast are ops with their own
 // backward (dA = g @ B^T, dB = A^T @ g); mv, dot, outer and matmul's 1-D and 2-D cases
 // are built from them. All run the GEMM kernel (ops/cpu/linalg.cpp, ops/cpu/gemm.cpp).
+// Under autocast mm, bmm, addmm and matmul run in the 16-bit dtype (See Note [Autocast]).
 #include "ops/linalg.h"
 
 #include <algorithm>
 #include <string>
 
 #include "autograd/function.h"
+#include "core/autocast.h"
 #include "core/dispatch.h"
 #include "core/factory.h"
 #include "ops/binary.h"
@@ -43,7 +45,8 @@ Tensor scaled(const Tensor& t, double s) { return s == 1.0 ? t : t * s; }
 // What every product asks of its two operands: floating, one dtype, one device.
 void check_operands(const Tensor& a, const Tensor& b, const char* op) {
   KILN_CHECK(a.is_floating_point() && b.is_floating_point(), op,
-             ": expected floating tensors (float32 or float64), got ", type_shape(a), " and ", type_shape(b));
+             ": expected floating tensors (float32, float64, float16 or bfloat16), got ", type_shape(a), " and ",
+             type_shape(b));
   KILN_CHECK(a.dtype() == b.dtype(), op, ": expected both tensors to have the same dtype, got ", type_shape(a),
              " and ", type_shape(b));
   KILN_CHECK(a.device() == b.device(), op, ": expected both tensors on the same device, got ", a.meta_str(), " and ",
@@ -207,14 +210,16 @@ struct Matmul : Function<Matmul> {
 
 // ---- public functions ----
 
-Tensor mm(const Tensor& a, const Tensor& b) {
+Tensor mm(const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = autocast_to_lower(a_in), b = autocast_to_lower(b_in);
   KILN_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-D tensors, got ", type_shape(a), " and ", type_shape(b));
   check_operands(a, b, "mm");
   check_inner(a, b, a.size(1), b.size(0), "mm");
   return apply<Mm>(a, b);
 }
 
-Tensor bmm(const Tensor& a, const Tensor& b) {
+Tensor bmm(const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = autocast_to_lower(a_in), b = autocast_to_lower(b_in);
   KILN_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expected 3-D tensors, got ", type_shape(a), " and ", type_shape(b));
   check_operands(a, b, "bmm");
   KILN_CHECK(a.size(0) == b.size(0), "bmm: batch sizes ", a.size(0), " and ", b.size(0), " of ", type_shape(a),
@@ -245,7 +250,8 @@ Tensor outer(const Tensor& a, const Tensor& b) {
   return mm(a.unsqueeze(1), b.unsqueeze(0));
 }
 
-Tensor addmm(const Tensor& bias, const Tensor& a, const Tensor& b, double beta, double alpha) {
+Tensor addmm(const Tensor& bias_in, const Tensor& a_in, const Tensor& b_in, double beta, double alpha) {
+  const Tensor bias = autocast_to_lower(bias_in), a = autocast_to_lower(a_in), b = autocast_to_lower(b_in);
   KILN_CHECK(a.dim() == 2 && b.dim() == 2, "addmm: expected 2-D matrices, got ", type_shape(a), " and ",
              type_shape(b));
   check_operands(a, b, "addmm");
@@ -261,7 +267,8 @@ Tensor addmm(const Tensor& bias, const Tensor& a, const Tensor& b, double beta, 
   return apply<Addmm>(bias, a, b, beta, alpha);
 }
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = autocast_to_lower(a_in), b = autocast_to_lower(b_in);
   KILN_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: expected tensors with at least 1 dimension, got ", type_shape(a),
              " and ", type_shape(b));
   check_operands(a, b, "matmul");

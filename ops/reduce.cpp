@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "autograd/function.h"
+#include "core/autocast.h"
 #include "core/dispatch.h"
 #include "core/factory.h"
 #include "ops/binary.h"
@@ -154,7 +155,8 @@ struct Mean : Function<Mean> {  // d/dx_i (1/N) sum_j x_j = 1/N
   static constexpr const char* kName = "mean";
   Reduction r;
   Tensor forward(const Tensor& x, const IntList& dims, bool keepdim) {
-    check_floating(x, kName);
+    KILN_CHECK(x.is_floating_point(), "mean: expected a floating input (float32, float64, float16 or bfloat16), got ",
+               x.meta_str());
     r = plan_reduction(x, dims, keepdim, kName);
     // N = 0 gives 0 * (1/0) = NaN, as PyTorch's mean of nothing.
     return run_reduce(sum_stub, x, r, 1.0 / double(r.count), x.dtype());
@@ -347,9 +349,15 @@ struct ExtremumDim : Function<ExtremumDim<kMax>> {
 
 }  // namespace
 
-Tensor sum(const Tensor& x, const IntList& dims, bool keepdim) { return apply<Sum>(x, dims, keepdim); }
+// Under autocast, 16-bit inputs of sum and prod are summed as float32 and give float32
+// (PyTorch's fp32 policy for them; See Note [Autocast]).
+Tensor sum(const Tensor& x, const IntList& dims, bool keepdim) {
+  return apply<Sum>(autocast_to_float(x), dims, keepdim);
+}
 Tensor mean(const Tensor& x, const IntList& dims, bool keepdim) { return apply<Mean>(x, dims, keepdim); }
-Tensor prod(const Tensor& x, const IntList& dims, bool keepdim) { return apply<Prod>(x, dims, keepdim); }
+Tensor prod(const Tensor& x, const IntList& dims, bool keepdim) {
+  return apply<Prod>(autocast_to_float(x), dims, keepdim);
+}
 Tensor var(const Tensor& x, const IntList& dims, bool unbiased, bool keepdim) {
   return apply<Var>(x, dims, unbiased, keepdim);
 }

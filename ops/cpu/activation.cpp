@@ -20,7 +20,7 @@ void threshold_backward_run(int64_t n, const T* __restrict grad, const T* __rest
 }
 
 void threshold_backward_cpu(const Tensor& out, const Tensor& grad, const Tensor& x, double threshold) {
-  dispatch_floating(x.dtype(), "threshold_backward", [&]<typename T>() {
+  dispatch_floating_and_half(x.dtype(), "threshold_backward", [&]<typename T>() {
     const T t = T(threshold);
     if (grad.is_contiguous() && x.is_contiguous()) {
       const T *g = grad.data_ptr<T>(), *xp = x.data_ptr<T>();

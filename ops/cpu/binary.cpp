@@ -15,12 +15,14 @@ namespace kiln {
 
 namespace {
 
-// out[i] = f(a[i], b[i], alpha) in the inputs' dtype (float32, float64, int64).
+// out[i] = f(a[i], b[i], alpha) in the inputs' dtype (float32, float64, int64, float16,
+// bfloat16); the 16-bit types compute f in float32 and round once (opmath_t).
 template <typename F>
 void arith_map(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, const char* op, F f) {
-  dispatch_numeric(a.dtype(), op, [&]<typename T>() {
-    T al = T(alpha);
-    cpu::elementwise<T, T, T>(out, [=](T x, T y) { return f(x, y, al); }, a, b);
+  dispatch_numeric_and_half(a.dtype(), op, [&]<typename T>() {
+    using Acc = opmath_t<T>;
+    Acc al = Acc(alpha);
+    cpu::elementwise<T, T, T>(out, [=](T x, T y) { return T(f(Acc(x), Acc(y), al)); }, a, b);
   });
 }
 
@@ -71,8 +73,9 @@ void mul_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double a
 }
 void div_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double) {
   if (simd_map(o, a, b, cpu::SimdBinaryOp::Div, [](float x, float y) { return x / y; })) return;
-  dispatch_floating(a.dtype(), "div", [&]<typename T>() {
-    cpu::elementwise<T, T, T>(o, [](T x, T y) { return x / y; }, a, b);
+  dispatch_floating_and_half(a.dtype(), "div", [&]<typename T>() {
+    using Acc = opmath_t<T>;
+    cpu::elementwise<T, T, T>(o, [](T x, T y) { return T(Acc(x) / Acc(y)); }, a, b);
   });
 }
 void pow_forward_cpu(const Tensor& o, const Tensor& a, const Tensor& b, double) {

@@ -59,7 +59,7 @@ void for_each_plane_row(const Tensor& cols, const Im2colGeometry& g, const F& f)
 void im2col_forward_cpu(const Tensor& cols, const Tensor& x, const IntList& kernel, const IntList& dilation,
                         const IntList& padding, const IntList& stride) {
   Im2colGeometry g = im2col_geometry(x.shape(), kernel, dilation, padding, stride);
-  dispatch_floating(x.dtype(), "im2col", [&]<typename T>() {
+  dispatch_floating_and_half(x.dtype(), "im2col", [&]<typename T>() {
     const T* xp = x.data_ptr<T>();
     T* cp = cols.data_ptr<T>();
     for_each_plane_row(cols, g, [&](int64_t plane, int64_t i, int64_t j, int64_t row_start) {
@@ -88,7 +88,7 @@ void im2col_forward_cpu(const Tensor& cols, const Tensor& x, const IntList& kern
 void col2im_forward_cpu(const Tensor& x, const Tensor& cols, const IntList& kernel, const IntList& dilation,
                         const IntList& padding, const IntList& stride) {
   Im2colGeometry g = im2col_geometry(x.shape(), kernel, dilation, padding, stride);
-  dispatch_floating(x.dtype(), "col2im", [&]<typename T>() {
+  dispatch_floating_and_half(x.dtype(), "col2im", [&]<typename T>() {
     T* xp = x.data_ptr<T>();
     const T* cp = cols.data_ptr<T>();
     for_each_plane_row(cols, g, [&](int64_t plane, int64_t i, int64_t j, int64_t row_start) {

@@ -1,13 +1,17 @@
 // CPU kernel of the matrix products in ops/linalg.cpp: one GEMM (ops/cpu/gemm.h) per
 // matrix of a possibly batched product, reading transposed operands in place. See
-// Note [GEMM operand layout] in ops/kernels/linalg.h.
+// Note [GEMM operand layout] in ops/kernels/linalg.h. float16 and bfloat16 products
+// convert their operands to float32, run the float32 GEMM and round the result once.
 #include <algorithm>
 
+#include "autograd/grad_mode.h"
 #include "core/dispatch.h"
+#include "core/factory.h"
 #include "core/tensor.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/parallel.h"
 #include "ops/kernels/linalg.h"
+#include "ops/view.h"
 
 namespace kiln {
 
@@ -34,6 +38,16 @@ constexpr int64_t kSmallGemm = 64 * 64 * 64;
 // out: (m, n) or (batch, m, n), contiguous; a: (m, k) or (batch, m, k); b: (k, n) or
 // (batch, k, n). out = beta * out + alpha * a @ b, out not read when beta == 0.
 void gemm_forward_cpu(const Tensor& out, const Tensor& a, const Tensor& b, double beta, double alpha) {
+  if (out.dtype() == kFloat16 || out.dtype() == kBFloat16) {
+    // float32 copies (a broadcast batch dim is materialised), accumulation in float32,
+    // one rounding per output element, as PyTorch's CPU kernels for the 16-bit types.
+    NoGradGuard no_grad;
+    Tensor a32 = a.to(kFloat32), b32 = b.to(kFloat32);
+    Tensor out32 = beta == 0.0 ? empty(out.shape(), TensorOptions(kFloat32)) : out.to(kFloat32);
+    gemm_forward_cpu(out32, a32, b32, beta, alpha);
+    copy_into(out, out32);
+    return;
+  }
   const int64_t batch = out.dim() == 3 ? out.size(0) : 1;
   const int64_t m = out.size(-2), n = out.size(-1), k = a.size(-1);
   const Operand oa = operand_of(a), ob = operand_of(b);

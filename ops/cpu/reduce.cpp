@@ -37,8 +37,12 @@ constexpr int64_t kColumnBlock = 4096;
 // errs by about n * 2^-53, far below float32's resolution for any tensor that fits in
 // memory, so the result is the true sum rounded once to float32 (as close as PyTorch's
 // pairwise float32 summation gets, without its bookkeeping).
+// float16 and bfloat16 sums (and means) accumulate in double as well and round once to
+// the 16-bit type: at least as accurate as PyTorch's float32 accumulator for them.
 template <typename T>
-using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, T>;
+constexpr bool is_float_like_v = std::is_floating_point_v<T> || is_16bit_float_v<T>;
+template <typename T>
+using acc_t = std::conditional_t<is_float_like_v<T>, double, T>;
 
 template <typename T>
 bool is_nan(T v) {
@@ -52,7 +56,7 @@ bool is_nan(T v) {
 template <typename T>
 struct SumAcc {
   acc_t<T> total = 0;
-  void add(T v, int64_t) { total += acc_t<T>(v); }
+  void add(T v, int64_t) { total += acc_t<T>(opmath_t<T>(v)); }
   void merge(const SumAcc& o) { total += o.total; }
 };
 
@@ -306,7 +310,9 @@ void reduce_3d(const Tensor& x, const Acc& init, Write write) {
 // floating types; integer sums are exact and never scaled.
 template <typename T>
 T scaled_sum(acc_t<T> total, double scale) {
-  if constexpr (std::is_floating_point_v<T>) {
+  if constexpr (is_16bit_float_v<T>) {
+    return T(float(total * scale));
+  } else if constexpr (std::is_floating_point_v<T>) {
     return T(total * scale);
   } else {
     return T(total);
@@ -315,7 +321,7 @@ T scaled_sum(acc_t<T> total, double scale) {
 
 // x: (outer, reduced, inner), out: (outer, inner); out = scale * sum_r x[o, r, i].
 void sum_forward_cpu(const Tensor& out, const Tensor& x, double scale) {
-  dispatch_numeric(x.dtype(), "sum", [&]<typename T>() {
+  dispatch_numeric_and_half(x.dtype(), "sum", [&]<typename T>() {
     T* o = out.data_ptr<T>();
     reduce_3d<T>(x, SumAcc<T>{}, [&](int64_t i, const SumAcc<T>& a) { o[i] = scaled_sum<T>(a.total, scale); });
   });

@@ -1,6 +1,7 @@
 // CPU kernels of the unary ops: each is one lambda over an element (and the op's
 // scalar parameters a, b), run by the elementwise iterator of ops/cpu/loops.h; relu, neg,
 // exp, sigmoid and tanh on float32 also have SIMD kernels (ops/cpu/elementwise_simd.h).
+// neg, relu, exp, log, sqrt, sigmoid and tanh take float16 and bfloat16 as well.
 // out, x: same shape; x may be strided.
 #include <cmath>
 
@@ -53,6 +54,25 @@ bool simd_map(const Tensor& out, const Tensor& x, cpu::SimdUnaryOp op, F f) {
   return true;
 }
 
+// floating_map and numeric_map with float16 and bfloat16 too, for the ops that opt in:
+// f runs in opmath_t<T> (float32 for the 16-bit types) and its result is rounded once.
+template <typename F>
+void floating_half_map(const Tensor& out, const Tensor& x, double a, double b, const char* op, F f) {
+  dispatch_floating_and_half(x.dtype(), op, [&]<typename T>() {
+    using Acc = opmath_t<T>;
+    Acc ta = Acc(a), tb = Acc(b);
+    cpu::elementwise<T, T>(out, [=](T v) { return T(f(Acc(v), ta, tb)); }, x);
+  });
+}
+template <typename F>
+void numeric_half_map(const Tensor& out, const Tensor& x, double a, double b, const char* op, F f) {
+  dispatch_numeric_and_half(x.dtype(), op, [&]<typename T>() {
+    using Acc = opmath_t<T>;
+    Acc ta = Acc(a), tb = Acc(b);
+    cpu::elementwise<T, T>(out, [=](T v) { return T(f(Acc(v), ta, tb)); }, x);
+  });
+}
+
 // bool out[i] = f(x[i]) for any dtype.
 template <typename F>
 void predicate_map(const Tensor& out, const Tensor& x, F f) {
@@ -70,21 +90,21 @@ T stable_sigmoid(T v) {
 void neg_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   constexpr auto f = [](auto v, auto, auto) { return decltype(v)(-v); };
   if (simd_map(o, x, cpu::SimdUnaryOp::Neg, f)) return;
-  numeric_map(o, x, a, b, "neg", f);
+  numeric_half_map(o, x, a, b, "neg", f);
 }
 void exp_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   constexpr auto f = [](auto v, auto, auto) { return std::exp(v); };
   if (simd_map(o, x, cpu::SimdUnaryOp::Exp, f)) return;
-  floating_map(o, x, a, b, "exp", f);
+  floating_half_map(o, x, a, b, "exp", f);
 }
 void log_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
-  floating_map(o, x, a, b, "log", [](auto v, auto, auto) { return std::log(v); });
+  floating_half_map(o, x, a, b, "log", [](auto v, auto, auto) { return std::log(v); });
 }
 void log1p_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map(o, x, a, b, "log1p", [](auto v, auto, auto) { return std::log1p(v); });
 }
 void sqrt_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
-  floating_map(o, x, a, b, "sqrt", [](auto v, auto, auto) { return std::sqrt(v); });
+  floating_half_map(o, x, a, b, "sqrt", [](auto v, auto, auto) { return std::sqrt(v); });
 }
 void rsqrt_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map(o, x, a, b, "rsqrt", [](auto v, auto, auto) { return decltype(v)(1) / std::sqrt(v); });
@@ -116,7 +136,7 @@ void clamp_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
 void relu_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   constexpr auto f = [](auto v, auto, auto) { return v > 0 ? v : decltype(v)(0); };
   if (simd_map(o, x, cpu::SimdUnaryOp::Relu, f)) return;
-  numeric_map(o, x, a, b, "relu", f);
+  numeric_half_map(o, x, a, b, "relu", f);
 }
 void leaky_relu_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map(o, x, a, b, "leaky_relu", [](auto v, auto slope, auto) { return v > 0 ? v : v * slope; });
@@ -144,12 +164,12 @@ void silu_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
 void sigmoid_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   constexpr auto f = [](auto v, auto, auto) { return stable_sigmoid(v); };
   if (simd_map(o, x, cpu::SimdUnaryOp::Sigmoid, f)) return;
-  floating_map(o, x, a, b, "sigmoid", f);
+  floating_half_map(o, x, a, b, "sigmoid", f);
 }
 void tanh_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   constexpr auto f = [](auto v, auto, auto) { return std::tanh(v); };
   if (simd_map(o, x, cpu::SimdUnaryOp::Tanh, f)) return;
-  floating_map(o, x, a, b, "tanh", f);
+  floating_half_map(o, x, a, b, "tanh", f);
 }
 void softplus_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) {
   floating_map(o, x, a, b, "softplus", [](auto v, auto beta, auto threshold) {
@@ -158,7 +178,9 @@ void softplus_forward_cpu(const Tensor& o, const Tensor& x, double a, double b) 
 }
 void isfinite_forward_cpu(const Tensor& o, const Tensor& x, double, double) {
   predicate_map(o, x, [](auto v) {
-    if constexpr (std::is_floating_point_v<decltype(v)>) return bool(std::isfinite(v));
+    using T = decltype(v);
+    if constexpr (std::is_floating_point_v<T>) return bool(std::isfinite(v));
+    else if constexpr (is_16bit_float_v<T>) return bool(std::isfinite(float(v)));
     else return true;
   });
 }

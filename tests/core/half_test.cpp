@@ -121,9 +121,11 @@ TEST(Half, CopiesIndexingAndComparisonsWork) {
 
 TEST(Half, ArithmeticSaysWhichDtypesItTakes) {
   Tensor h = ones({2}, kFloat16);
-  EXPECT_THAT(error_of([&] { exp(h); }), HasSubstr("float16"));
-  EXPECT_THAT(error_of([&] { add(h, h); }), HasSubstr("float16"));
-  EXPECT_THAT(error_of([&] { matmul(ones({2, 2}, kBFloat16), ones({2, 2}, kBFloat16)); }), HasSubstr("bfloat16"));
+  // The ops that take 16-bit floats are tested in tests/ops/half_ops_test.cpp; the others
+  // name the dtype they were given.
+  EXPECT_THAT(error_of([&] { sin(h); }), HasSubstr("float16"));
+  EXPECT_THAT(error_of([&] { pow(h, h); }), HasSubstr("float16"));
+  EXPECT_THAT(error_of([&] { var(ones({2, 2}, kBFloat16)); }), HasSubstr("bfloat16"));
 }
 
 TEST(Half, SafetensorsRoundTripKeepsTheBits) {

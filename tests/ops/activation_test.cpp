@@ -41,6 +41,14 @@ TEST(ThresholdBackward, MatchesTheComposite) {
   }
 }
 
+TEST(ThresholdBackward, SixteenBitFloats) {
+  for (DType dtype : {kFloat16, kBFloat16}) {
+    Tensor g = randn({3, 50}).to(dtype), x = randn({3, 50}).to(dtype);
+    EXPECT_TRUE(allclose(threshold_backward(g, x, 0.0).to(kFloat32),
+                         where(gt(x.to(kFloat32), 0.0), g.to(kFloat32), 0.0), 0, 0));
+  }
+}
+
 TEST(ThresholdBackward, GradcheckInGrad) {
   Tensor x = randn({5, 7}, kFloat64);
   Tensor g = randn({5, 7}, kFloat64).requires_grad_();
@@ -70,7 +78,8 @@ TEST(ThresholdBackward, Errors) {
             "threshold_backward: expected grad and x of one shape, dtype and device, got float64[2] on cpu and "
             "float32[2] on cpu");
   EXPECT_EQ(error_of([] { threshold_backward(zeros({2}, kInt64), zeros({2}, kInt64), 0.0); }),
-            "threshold_backward: expected float32 or float64 tensors, got int64[2] on cpu");
+            "threshold_backward: expected floating tensors (float32, float64, float16 or bfloat16), got int64[2] on "
+            "cpu");
 }
 
 }  // namespace

@@ -141,7 +141,7 @@ TEST(Im2col, Errors) {
             "im2col: kernel [3, 3] with dilation [2, 2] does not fit in the input float32[1, 1, 4, 4] on cpu padded "
             "by [0, 0]");
   EXPECT_EQ(error_of([] { im2col(zeros({1, 1, 4, 4}, kInt64), {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
-            "im2col: expected a floating input (float32 or float64), got int64[1, 1, 4, 4] on cpu");
+            "im2col: expected a floating input (float32, float64, float16 or bfloat16), got int64[1, 1, 4, 4] on cpu");
   EXPECT_EQ(error_of([] { col2im(zeros({1, 7, 9}), {4, 4}, {2, 2}, {1, 1}, {0, 0}, {1, 1}); }),
             "col2im: expected the rows of the columns float32[1, 7, 9] on cpu to be divisible by the kernel size "
             "kh * kw = 4");

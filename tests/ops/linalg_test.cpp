@@ -97,9 +97,9 @@ TEST(Linalg, DtypeMismatchAndIntegersAreErrors) {
   EXPECT_EQ(error_of([] { mm(zeros({2, 3}), zeros({3, 4}, kFloat64)); }),
             "mm: expected both tensors to have the same dtype, got float32[2, 3] and float64[3, 4]");
   EXPECT_EQ(error_of([] { matmul(zeros({2, 3}, kInt64), zeros({3, 4}, kInt64)); }),
-            "matmul: expected floating tensors (float32 or float64), got int64[2, 3] and int64[3, 4]");
+            "matmul: expected floating tensors (float32, float64, float16 or bfloat16), got int64[2, 3] and int64[3, 4]");
   EXPECT_EQ(error_of([] { dot(zeros({3}, kBool), zeros({3})); }),
-            "dot: expected floating tensors (float32 or float64), got bool[3] and float32[3]");
+            "dot: expected floating tensors (float32, float64, float16 or bfloat16), got bool[3] and float32[3]");
   EXPECT_EQ(error_of([] { addmm(zeros({4}, kFloat64), zeros({2, 3}), zeros({3, 4})); }),
             "addmm: expected both tensors to have the same dtype, got float64[4] and float32[2, 3]");
 }

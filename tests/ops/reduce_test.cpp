@@ -152,7 +152,8 @@ TEST(Reduce, DuplicateDimsAreAnError) {
 
 TEST(Reduce, FloatingOnlyOpsRejectIntegersNamingTheOp) {
   Tensor i = arange(4.0);
-  EXPECT_EQ(error_of([&] { mean(i); }), "mean: expected a floating input (float32 or float64), got int64[4] on cpu");
+  EXPECT_EQ(error_of([&] { mean(i); }),
+            "mean: expected a floating input (float32, float64, float16 or bfloat16), got int64[4] on cpu");
   EXPECT_EQ(error_of([&] { var(i); }), "var: expected a floating input (float32 or float64), got int64[4] on cpu");
   EXPECT_EQ(error_of([&] { kiln::std(i); }),
             "std: expected a floating input (float32 or float64), got int64[4] on cpu");
