@@ -1,9 +1,11 @@
 // Normalisation: y = (x - mean) / sqrt(var + eps) * weight + bias over the right dims.
 #include "nn/norm.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "autograd/grad_mode.h"
+#include "core/autocast.h"
 #include "ops/binary.h"
 #include "ops/norm.h"
 #include "ops/reduce.h"
@@ -36,6 +38,17 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   for (const Tensor* t : {&running_mean, &running_var, &weight, &bias})
     KILN_CHECK(!t->defined() || (t->dim() == 1 && t->size(0) == c), "batch_norm: expected per-channel tensors of "
                "shape [", c, "] for input ", x.meta_str(), ", got ", t->meta_str());
+  // On the CPU the fused op (ops/norm.h); elsewhere, and for the 16-bit floats, the
+  // composite below.
+  if (x.device().is_cpu() && (x.dtype() == kFloat32 || x.dtype() == kFloat64)) {
+    if (!training)
+      KILN_CHECK(running_mean.defined() && running_var.defined(),
+                 "batch_norm: running_mean and running_var are needed when not training");
+    else
+      KILN_CHECK(x.numel() / std::max<int64_t>(c, 1) > 1,
+                 "batch_norm: expected more than 1 value per channel when training, got input ", x.meta_str());
+    return native_batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps);
+  }
   IntList dims{0};
   for (int64_t d = 2; d < rank; ++d) dims.push_back(d);
   if (!training) {
@@ -61,8 +74,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   return affine(y, weight, bias, rank);
 }
 
-Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+Tensor layer_norm(const Tensor& x_in, const Shape& normalized_shape, const Tensor& weight_in, const Tensor& bias_in,
                   double eps) {
+  // Under autocast layer norm runs in float32 (Note [Autocast]).
+  const Tensor x = autocast_to_float(x_in), weight = autocast_to_float(weight_in), bias = autocast_to_float(bias_in);
   const int64_t k = int64_t(normalized_shape.size());
   KILN_CHECK(k >= 1 && x.dim() >= k && Shape(x.shape().end() - k, x.shape().end()) == normalized_shape,
              "layer_norm: input ", x.meta_str(), " does not end in normalized_shape ", normalized_shape);

@@ -1,7 +1,11 @@
 // softmax and log_softmax along one dim: checks, forward through one fused kernel per
-// row (ops/cpu/softmax.cpp, see Note [Stable softmax] there), and backward formulas.
+// row (ops/cpu/softmax.cpp, see Note [Stable softmax] there), and the backward through
+// one fused kernel per row too, or as kiln ops under create_graph (Note [Fused softmax
+// backward]).
 
 #include "autograd/function.h"
+#include "autograd/grad_mode.h"
+#include "core/autocast.h"
 #include "core/dispatch.h"
 #include "core/factory.h"
 #include "ops/binary.h"
@@ -13,6 +17,8 @@ namespace kiln {
 
 KILN_DEFINE_STUB(softmax_stub, "softmax", SoftmaxKernel);
 KILN_DEFINE_STUB(log_softmax_stub, "log_softmax", SoftmaxKernel);
+KILN_DEFINE_STUB(softmax_backward_stub, "softmax", SoftmaxBackwardKernel);
+KILN_DEFINE_STUB(log_softmax_backward_stub, "log_softmax", SoftmaxBackwardKernel);
 
 namespace {
 
@@ -29,6 +35,21 @@ Tensor run_softmax(const DispatchStub<SoftmaxKernel>& stub, const Tensor& x, int
   return out;
 }
 
+// The fused backward, or an undefined tensor when it does not apply: under create_graph
+// (the formula must be recorded) or on a device without the kernel.
+Tensor run_softmax_backward(const DispatchStub<SoftmaxBackwardKernel>& stub, const Tensor& g, const Tensor& y,
+                            int64_t dim) {
+  if (GradMode::is_enabled() || !stub.has(y.device().type)) return Tensor();
+  int64_t outer = 1, inner = 1;
+  int64_t n = y.dim() == 0 ? 1 : y.size(dim);
+  for (int64_t d = 0; d < dim; ++d) outer *= y.size(d);
+  for (int64_t d = dim + 1; d < y.dim(); ++d) inner *= y.size(d);
+  Tensor dx = empty(y.shape(), options_of(y));
+  stub(y.device(), dx.view({outer, n, inner}), g.contiguous().view({outer, n, inner}),
+       y.contiguous().view({outer, n, inner}));
+  return dx;
+}
+
 // y = softmax(x): dy_i/dx_j = y_i ([i == j] - y_j), so the vector-Jacobian product is
 //   dx = y * (g - sum(g * y, dim))
 struct Softmax : Function<Softmax> {
@@ -42,6 +63,7 @@ struct Softmax : Function<Softmax> {
   }
   TensorList backward(const Tensor& g) {
     auto [y] = saved<1>();
+    if (Tensor dx = run_softmax_backward(softmax_backward_stub, g, y, dim); dx.defined()) return {dx};
     return {y * (g - sum(g * y, {dim}, /*keepdim=*/true))};
   }
 };
@@ -59,13 +81,15 @@ struct LogSoftmax : Function<LogSoftmax> {
   }
   TensorList backward(const Tensor& g) {
     auto [y] = saved<1>();
+    if (Tensor dx = run_softmax_backward(log_softmax_backward_stub, g, y, dim); dx.defined()) return {dx};
     return {g - exp(y) * sum(g, {dim}, /*keepdim=*/true)};
   }
 };
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) { return apply<Softmax>(x, dim); }
-Tensor log_softmax(const Tensor& x, int64_t dim) { return apply<LogSoftmax>(x, dim); }
+// Under autocast both run in float32 (Note [Autocast]).
+Tensor softmax(const Tensor& x, int64_t dim) { return apply<Softmax>(autocast_to_float(x), dim); }
+Tensor log_softmax(const Tensor& x, int64_t dim) { return apply<LogSoftmax>(autocast_to_float(x), dim); }
 
 }  // namespace kiln

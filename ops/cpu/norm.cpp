@@ -1,13 +1,17 @@
 // CPU kernels of the fused layer norm: rows split over threads; each row's statistics
 // accumulate in double (see Note [Reduction accumulators] in ops/cpu/reduce.cpp). The
-// backward's weight and bias gradients sum over rows: each thread keeps its own partial
-// sums, added in thread order at the end.
+// backward is one pass per row (ops/cpu/rows_loops.h; float32 per ISA, Note [SIMD row
+// kernels]); its weight and bias gradients sum over rows: each thread keeps its own
+// partial sums, added in thread order at the end.
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "core/dtype.h"
 #include "ops/cpu/lane_sum.h"
 #include "ops/cpu/parallel.h"
+#include "ops/cpu/rows_loops.h"
+#include "ops/cpu/rows_simd.h"
 #include "ops/kernels/norm.h"
 
 namespace kiln {
@@ -56,6 +60,7 @@ void layer_norm_backward_cpu(const Tensor& dx, const Tensor& dweight, const Tens
     T* dxp = dx.data_ptr<T>();
     const bool want_w = dweight.defined(), want_b = dbias.defined();
     const int threads = cpu::num_threads();
+    const cpu::RowKernels* simd = std::is_same_v<T, float> ? cpu::row_kernels() : nullptr;
     // partial[t]: thread t's sums, dweight then dbias (cols each).
     std::vector<std::vector<double>> partial(static_cast<size_t>(threads));
     cpu::parallel_for(0, rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
@@ -63,18 +68,16 @@ void layer_norm_backward_cpu(const Tensor& dx, const Tensor& dweight, const Tens
       if ((want_w || want_b) && acc.empty()) acc.assign(size_t(2 * cols), 0.0);
       for (int64_t r = r0; r < r1; ++r) {
         const T *row = xp + r * cols, *g = gp + r * cols;
-        const double m = double(mp[r]), v = double(rp[r]);
-        auto xhat = [&](int64_t j) { return (double(row[j]) - m) * v; };
-        auto dxh = [&](int64_t j) { return double(g[j]) * (wp ? double(wp[j]) : 1.0); };
-        const double sum_dxh = cpu::lane_sum(cols, dxh);
-        const double sum_dxh_xhat = cpu::lane_sum(cols, [&](int64_t j) { return dxh(j) * xhat(j); });
-        if (want_w)
-          for (int64_t j = 0; j < cols; ++j) acc[size_t(j)] += double(g[j]) * xhat(j);
-        if (want_b)
-          for (int64_t j = 0; j < cols; ++j) acc[size_t(cols + j)] += double(g[j]);
-        const double mean_dxh = sum_dxh / double(cols), mean_dxh_xhat = sum_dxh_xhat / double(cols);
         T* out = dxp + r * cols;
-        for (int64_t j = 0; j < cols; ++j) out[j] = T(v * (dxh(j) - mean_dxh - xhat(j) * mean_dxh_xhat));
+        const double m = double(mp[r]), v = double(rp[r]);
+        double* sums = acc.empty() ? nullptr : acc.data();
+        if constexpr (std::is_same_v<T, float>) {
+          if (simd != nullptr) {
+            simd->layer_norm_backward_row(row, g, wp, out, sums, cols, m, v);
+            continue;
+          }
+        }
+        cpu::layer_norm_backward_row_any<T>(row, g, wp, out, sums, cols, m, v);
       }
     });
     if (!want_w && !want_b) return;

@@ -1,6 +1,6 @@
 // CPU kernels of softmax and log_softmax (ops/softmax.cpp): one fused kernel per row
 // that finds the max, sums the exponentials and writes the result, reading x as
-// (outer, dim_size, inner).
+// (outer, dim_size, inner); and the backward of each as one fused kernel per row.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -12,6 +12,8 @@
 #include "ops/cpu/elementwise_simd.h"
 #include "ops/cpu/lane_sum.h"
 #include "ops/cpu/parallel.h"
+#include "ops/cpu/rows_loops.h"
+#include "ops/cpu/rows_simd.h"
 #include "ops/kernels/softmax.h"
 
 namespace kiln {
@@ -142,12 +144,109 @@ void softmax_forward(const Tensor& out, const Tensor& x, const char* op) {
   });
 }
 
+// Note [Fused softmax backward]
+// With y the forward's output and g the incoming gradient, per row:
+//   softmax:     dx = y * (g - sum(g * y))
+//   log_softmax: dx = g - exp(y) * sum(g)
+// One kernel reads the row for the sum (in double, 8 lanes: ops/cpu/rows_loops.h) and
+// again, now from cache, for dx. Float32 rows run those loops built for the active ISA
+// (Note [SIMD row kernels]); log_softmax's take exp from the SIMD kernels (Note [SIMD
+// elementwise kernels]), written into dx and then combined in place. The scalar loops
+// are the reference and the float64 path. Under create_graph ops/softmax.cpp uses
+// the same formulas written with kiln ops instead.
+
+// One contiguous row: the scalar reference and float64 (rows_loops.h), or the float32
+// loops of the active ISA with the SIMD exp for log_softmax.
+template <typename T, bool kLog>
+void softmax_backward_row(const cpu::RowKernels* rows, const cpu::SimdElementwise* simd, const T* y, const T* g,
+                          T* dx, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (rows != nullptr && simd != nullptr) {
+      if constexpr (kLog) {
+        const float s = float(rows->row_sum(g, n));
+        simd->unary(cpu::SimdUnaryOp::Exp, dx, y, n, false);
+        rows->log_softmax_backward_combine(g, dx, dx, n, s);
+      } else {
+        rows->softmax_backward_row(y, g, dx, n);
+      }
+      return;
+    }
+  }
+  if constexpr (kLog) {
+    const T s = T(cpu::row_sum(g, n));
+    for (int64_t j = 0; j < n; ++j) dx[j] = g[j] - std::exp(y[j]) * s;
+  } else {
+    cpu::softmax_backward_row(y, g, dx, n);
+  }
+}
+
+// `cols` neighbouring rows strided by `inner`: the sums for all columns of the block in
+// one walk over the dim, then dx in a second.
+template <typename T, bool kLog>
+void softmax_backward_columns(const T* y, const T* g, T* dx, int64_t n, int64_t inner, int64_t cols,
+                              std::vector<double>& sum) {
+  sum.assign(size_t(cols), 0.0);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t c = 0; c < cols; ++c)
+      sum[size_t(c)] += kLog ? double(g[j * inner + c]) : double(g[j * inner + c]) * double(y[j * inner + c]);
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t i = j * inner + c;
+      const T s = T(sum[size_t(c)]);
+      if constexpr (kLog) {
+        dx[i] = g[i] - std::exp(y[i]) * s;
+      } else {
+        dx[i] = y[i] * (g[i] - s);
+      }
+    }
+  }
+}
+
+// dx, dy, y: (outer, dim_size, inner) contiguous; see Note [Fused softmax backward].
+template <bool kLog>
+void softmax_backward(const Tensor& dx, const Tensor& dy, const Tensor& y, const char* op) {
+  dispatch_floating(y.dtype(), op, [&]<typename T>() {
+    const int64_t outer = y.size(0), n = y.size(1), inner = y.size(2);
+    if (outer * n * inner == 0) return;
+    const T *yp = y.data_ptr<T>(), *gp = dy.data_ptr<T>();
+    T* o = dx.data_ptr<T>();
+    if (inner == 1) {
+      const cpu::RowKernels* rows = std::is_same_v<T, float> ? cpu::row_kernels() : nullptr;
+      const cpu::SimdElementwise* simd = std::is_same_v<T, float> ? cpu::simd_elementwise() : nullptr;
+      cpu::parallel_for(0, outer, std::max<int64_t>(1, kSoftmaxGrain / n), [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r)
+          softmax_backward_row<T, kLog>(rows, simd, yp + r * n, gp + r * n, o + r * n, n);
+      });
+      return;
+    }
+    const int64_t blocks = (inner + kColumnBlock - 1) / kColumnBlock;
+    const int64_t task_cost = n * std::min(inner, kColumnBlock);
+    cpu::parallel_for(0, outer * blocks, std::max<int64_t>(1, kSoftmaxGrain / task_cost), [&](int64_t b, int64_t e) {
+      std::vector<double> sum;
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t i = t / blocks, c0 = (t % blocks) * kColumnBlock;
+        const int64_t base = i * n * inner + c0;
+        softmax_backward_columns<T, kLog>(yp + base, gp + base, o + base, n, inner, std::min(inner - c0, kColumnBlock),
+                                          sum);
+      }
+    });
+  });
+}
+
 void softmax_forward_cpu(const Tensor& out, const Tensor& x) { softmax_forward<false>(out, x, "softmax"); }
 void log_softmax_forward_cpu(const Tensor& out, const Tensor& x) { softmax_forward<true>(out, x, "log_softmax"); }
+void softmax_backward_cpu(const Tensor& dx, const Tensor& dy, const Tensor& y) {
+  softmax_backward<false>(dx, dy, y, "softmax");
+}
+void log_softmax_backward_cpu(const Tensor& dx, const Tensor& dy, const Tensor& y) {
+  softmax_backward<true>(dx, dy, y, "log_softmax");
+}
 
 }  // namespace
 
 KILN_REGISTER_KERNEL(softmax_stub, DeviceType::CPU, softmax_forward_cpu);
 KILN_REGISTER_KERNEL(log_softmax_stub, DeviceType::CPU, log_softmax_forward_cpu);
+KILN_REGISTER_KERNEL(softmax_backward_stub, DeviceType::CPU, softmax_backward_cpu);
+KILN_REGISTER_KERNEL(log_softmax_backward_stub, DeviceType::CPU, log_softmax_backward_cpu);
 
 }  // namespace kiln

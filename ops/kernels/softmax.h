@@ -13,4 +13,11 @@ using SoftmaxKernel = void(const Tensor& out, const Tensor& x);
 KILN_DECLARE_STUB(softmax_stub, SoftmaxKernel);
 KILN_DECLARE_STUB(log_softmax_stub, SoftmaxKernel);
 
+// dx, dy, y: (outer, dim_size, inner) contiguous, y the forward's output; over dim 1
+//   softmax:     dx = y * (dy - sum(dy * y))
+//   log_softmax: dx = dy - exp(y) * sum(dy)
+using SoftmaxBackwardKernel = void(const Tensor& dx, const Tensor& dy, const Tensor& y);
+KILN_DECLARE_STUB(softmax_backward_stub, SoftmaxBackwardKernel);
+KILN_DECLARE_STUB(log_softmax_backward_stub, SoftmaxBackwardKernel);
+
 }  // namespace kiln

@@ -1,11 +1,13 @@
 // The fused layer norm (ops/norm.h) against the unfused formula's forward and autograd
 // gradients, on shapes whose rows are split over threads (so the weight and bias
-// gradients combine per-thread partial sums), with and without the affine parameters.
+// gradients combine per-thread partial sums), with and without the affine parameters,
+// and the backward's row loops on every CPU ISA path.
 // PyTorch references and double-backward checks are the layer_norm cases of tests/nn/.
 #include "kiln.h"
 #include "ops/norm.h"
 #include "support/check.h"
 #include "support/errors.h"
+#include "support/isa.h"
 
 namespace kiln {
 namespace {
@@ -37,6 +39,35 @@ TEST(NativeLayerNorm, MatchesTheUnfusedFormulaWithAndWithoutAffine) {
       EXPECT_TRUE(allclose(got[i], want[i], 1e-10, 1e-11)) << "affine " << affine << " input " << i;
   }
 }
+
+// Rows whose length is not a multiple of the kernel's 8 lanes, float32 and float64, each
+// gradient asked for alone (the kernel skips the weight and bias sums it is not asked
+// for), on every CPU ISA path (Note [SIMD row kernels]).
+class NativeLayerNormBackward : public test::IsaTest {};
+
+TEST_P(NativeLayerNormBackward, RaggedRowsAndSingleGradients) {
+  Generator gen(21);
+  for (DType dtype : {kFloat32, kFloat64}) {
+    const double tol = dtype == kFloat32 ? 1e-4 : 1e-11;
+    for (int64_t cols : {1, 7, 37, 203}) {
+      Tensor x = (randn({40000 / cols + 3, cols}, dtype, &gen) * 2.0 + 5.0).requires_grad_();
+      Tensor w = randn({cols}, dtype, &gen).requires_grad_(), b = randn({cols}, dtype, &gen).requires_grad_();
+      Tensor g = randn(x.shape(), dtype, &gen);
+      Tensor y = native_layer_norm(x, 1, w, b, 1e-5), ref = unfused(x, w, b, 1e-5);
+      TensorList got = grad({sum(y * g)}, {x, w, b}), want = grad({sum(ref * g)}, {x, w, b});
+      for (size_t i = 0; i < 3; ++i)
+        EXPECT_TRUE(allclose(got[i], want[i], tol, tol)) << dtype << " cols " << cols << " input " << i;
+      for (size_t i = 1; i < 3; ++i) {
+        Tensor only = grad({sum(native_layer_norm(x, 1, w, b, 1e-5) * g)}, {i == 1 ? w : b})[0];
+        EXPECT_TRUE(allclose(only, want[i], tol, tol)) << dtype << " cols " << cols << " input " << i << " alone";
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, NativeLayerNormBackward,
+                         ::testing::Values(cpu::CpuIsa::Generic, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512),
+                         test::isa_test_name);
 
 TEST(NativeLayerNorm, Float32AndErrors) {
   Tensor x = randn({4, 10}), w = randn({10}), b = randn({10});

@@ -1,5 +1,6 @@
 // softmax and log_softmax: PyTorch reference values and gradients (cases_softmax.py),
-// float64 gradchecks, double backward, -inf handling, errors and threaded layouts.
+// float64 gradchecks, double backward, -inf handling, errors and threaded layouts; the
+// fused backward kernels against the composite formula on every CPU ISA path.
 #include <cmath>
 #include <limits>
 #include <string>
@@ -8,6 +9,7 @@
 #include "kiln.h"
 #include "support/check.h"
 #include "support/errors.h"
+#include "support/isa.h"
 
 namespace kiln {
 namespace {
@@ -104,6 +106,43 @@ TEST(Softmax, NonContiguousInput) {
   Tensor xt = x.t();  // (6, 4), not contiguous
   EXPECT_TRUE(test::allclose(softmax(xt, 1), softmax(xt.contiguous(), 1), 0, 1e-15));
   EXPECT_TRUE(test::allclose(log_softmax(xt, 0), log_softmax(x, 1).t(), 0, 1e-15));
+}
+
+// The fused backward (grad without create_graph) against the same formula as kiln ops
+// (create_graph records it), over the last dim (row kernel, float32 SIMD exp for
+// log_softmax) and a middle dim (column blocks), on threaded shapes with ragged rows.
+class SoftmaxBackward : public test::IsaTest {};
+
+TEST_P(SoftmaxBackward, FusedKernelMatchesTheComposedFormula) {
+  Generator gen(17);
+  for (DType dtype : {kFloat32, kFloat64}) {
+    for (const auto& [shape, dim] : {std::pair<Shape, int64_t>{{600, 131}, 1}, {{5, 37, 300}, 1}, {{3, 1}, 1}}) {
+      for (SoftmaxFn fn : {&softmax, &log_softmax}) {
+        Tensor x = (randn(shape, dtype, &gen) * 3.0).requires_grad_();
+        Tensor g = randn(shape, dtype, &gen);
+        Tensor fused = grad({fn(x, dim)}, {x}, {g})[0];
+        Tensor composed = grad({fn(x, dim)}, {x}, {g}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+        const double tol = dtype == kFloat32 ? 1e-5 : 1e-13;
+        EXPECT_TRUE(test::allclose(fused, composed.detach(), tol, tol))
+            << dtype << " " << shape << " dim " << dim << (fn == &softmax ? " softmax" : " log_softmax");
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, SoftmaxBackward,
+                         ::testing::Values(cpu::CpuIsa::Generic, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512),
+                         test::isa_test_name);
+
+TEST(Softmax, BackwardOfNegativeInfinityInputsIsFinite) {
+  float inf = std::numeric_limits<float>::infinity();
+  Tensor x = tensor<float>({0.f, -inf, 1.f}, {1, 3}).requires_grad_();
+  Tensor g = tensor<float>({1.f, 2.f, 3.f}, {1, 3});
+  auto d = grad({softmax(x, 1)}, {x}, {g})[0].to_vector<float>();
+  EXPECT_EQ(d[1], 0.f);
+  EXPECT_NEAR(d[0] + d[2], 0.f, 1e-6);
+  auto dl = grad({log_softmax(x, 1)}, {x}, {g})[0].to_vector<float>();
+  EXPECT_EQ(dl[1], 2.f);  // g - exp(-inf) * sum(g) = g
 }
 
 }  // namespace
