@@ -1,4 +1,4 @@
-// Single ops side by side with libtorch: matmul, conv2d, softmax, layer_norm and a
+// Single ops side by side with libtorch: matmul, conv2d, softmax, layer_norm, batch_norm and a
 // 2-layer LSTM, forward only (fwd) and forward + backward (fwdbwd), on the shapes the
 // training benchmarks (bench/train_bench.cpp) spend their time in. Pairing as in
 // bench/paired.h; the peer is bench/peers/torch_ops.cpp. Run:
@@ -125,6 +125,23 @@ void BM_LayerNorm(benchmark::State& state, bool backward, int64_t rows, int64_t 
   run_op(state, op, peer, "GB/s", (backward ? 5 : 2) * 4.0 * double(rows * cols));
 }
 
+// Training-mode batch norm on (batch, channels, size, size) float32 with weight and bias:
+// the forward reads x twice (statistics, then normalisation) and writes y (3 passes), the
+// backward reads x and dout twice and writes dx (5 more).
+void BM_BatchNorm(benchmark::State& state, bool backward, int64_t batch, int64_t channels, int64_t size) {
+  manual_seed(0);
+  Tensor x = randn({batch, channels, size, size}), w = ones({channels}), b = zeros({channels});
+  Tensor running_mean = zeros({channels}), running_var = ones({channels});
+  KilnOp op(
+      {x, w, b},
+      [x, w, b, running_mean, running_var] {
+        return nn::functional::batch_norm(x, running_mean, running_var, w, b, true, 0.1, 1e-5);
+      },
+      backward);
+  Peer peer = KILN_OPS_PEER(batch_norm(batch, channels, size, backward));
+  run_op(state, op, peer, "GB/s", (backward ? 8 : 3) * 4.0 * double(batch * channels * size * size));
+}
+
 // nn::LSTM over x: (seq, batch, input). Flops counted for the gate GEMMs only, per step
 // and layer 2 batch 4h (in + h), backward twice that.
 void BM_Lstm(benchmark::State& state, bool backward, int64_t seq, int64_t batch, int64_t input, int64_t hidden,
@@ -175,6 +192,9 @@ int register_all() {
   const std::pair<int64_t, int64_t> rows_cols[] = {{16 * 128, 256}, {4096, 4096}};
   for (auto [rows, cols] : rows_cols) add("softmax", dims({rows, cols}), BM_Softmax, rows, cols);
   for (auto [rows, cols] : rows_cols) add("layer_norm", dims({rows, cols}), BM_LayerNorm, rows, cols);
+  // ResNet-18's batch norms at batch 32 on 32x32 images: full size, and stage 1 (8x8).
+  add("batch_norm", "n32_c64_32x32", BM_BatchNorm, 32, 64, 32);
+  add("batch_norm", "n32_c64_8x8", BM_BatchNorm, 32, 64, 8);
   // The training benchmark's LSTM: 2 layers, hidden 128, input 32, 60 steps, batch 64.
   add("lstm", "l2_h128_i32_t60_b64", BM_Lstm, 60, 64, 32, 128, 2);
   return 0;

@@ -70,6 +70,19 @@ std::unique_ptr<Op> layer_norm(int64_t rows, int64_t cols, bool backward) {
       std::vector{x, w, b}, [x, w, b, cols] { return torch::layer_norm(x, {cols}, w, b, 1e-5); }, backward);
 }
 
+std::unique_ptr<Op> batch_norm(int64_t batch, int64_t channels, int64_t size, bool backward) {
+  torch::manual_seed(0);
+  torch::Tensor x = torch::randn({batch, channels, size, size}), w = torch::ones({channels}),
+                b = torch::zeros({channels});
+  torch::Tensor running_mean = torch::zeros({channels}), running_var = torch::ones({channels});
+  return std::make_unique<ClosureOp>(
+      std::vector{x, w, b},
+      [x, w, b, running_mean, running_var] {
+        return torch::batch_norm(x, w, b, running_mean, running_var, true, 0.1, 1e-5, false);
+      },
+      backward);
+}
+
 std::unique_ptr<Op> lstm(int64_t seq, int64_t batch, int64_t input, int64_t hidden, int64_t layers, bool backward) {
   torch::manual_seed(0);
   torch::nn::LSTM layer(torch::nn::LSTMOptions(input, hidden).num_layers(layers));

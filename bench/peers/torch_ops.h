@@ -1,6 +1,6 @@
 // The libtorch peer of bench/ops_bench.cpp: single ops (matmul, conv2d, softmax,
-// layer_norm, a stacked LSTM) on fixed random inputs, forward only or forward and
-// backward. Compiled only with libtorch (KILN_BENCH_HAVE_TORCH); no torch includes here.
+// layer_norm, batch_norm, a stacked LSTM) on fixed random inputs, forward only or
+// forward and backward. Compiled only with libtorch (KILN_BENCH_HAVE_TORCH); no torch includes here.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +31,9 @@ std::unique_ptr<Op> softmax(int64_t rows, int64_t cols, bool backward);
 // Over the last dim of (rows, cols) with weight and bias (cols), eps 1e-5; all three get
 // gradients.
 std::unique_ptr<Op> layer_norm(int64_t rows, int64_t cols, bool backward);
+// Training-mode batch norm on (batch, channels, size, size) with weight and bias and
+// running statistics (momentum 0.1, eps 1e-5); x, weight and bias get gradients.
+std::unique_ptr<Op> batch_norm(int64_t batch, int64_t channels, int64_t size, bool backward);
 // torch::nn::LSTM(input, hidden, num_layers = layers) on x: (seq, batch, input), zero
 // initial state; the output sequence is the result, the parameters get gradients (x,
 // being data, does not).
