@@ -7,9 +7,11 @@
 #include <limits>
 #include <sstream>
 
+#include "core/autocast.h"
 #include "nn/init.h"
 #include "ops/binary.h"
 #include "ops/conv.h"
+#include "ops/conv_cudnn.h"
 #include "ops/im2col.h"
 #include "ops/index.h"
 #include "ops/linalg.h"
@@ -48,8 +50,9 @@ Tensor add_channel_bias(const Tensor& y, const Tensor& bias) {
 }
 
 // Note [conv2d algorithm]
-// conv2d has three paths; conv2d_algo() (ops/conv.h, KILN_CONV_ALGO) can force im2col or
-// Winograd. Auto picks:
+// conv2d has four paths; conv2d_algo() (ops/conv.h, KILN_CONV_ALGO) can force im2col or
+// Winograd. CUDA tensors go to cuDNN (ops/conv_cudnn.h) unless im2col is forced. On the
+// CPU, Auto picks:
 // - the centre tap when a 1x1 input gives a 1x1 output (groups 1): only the tap at
 //   (ph / dh, pw / dw) meets the pixel, so y = x (N, C_in) @ w[:, :, tap]^T, 1/(kh kw) of
 //   im2col's flops. ResNet-18's stage 4 on 32x32 inputs (N 32, 512 -> 512, 1x1): 4.0 ms
@@ -64,17 +67,23 @@ Tensor add_channel_bias(const Tensor& y, const Tensor& bias) {
 //   transforms; it wins only on the larger maps at batch 8, and loses at batch 32 on
 //   32x32, which a rule by map size alone would pick. Until that is understood, Auto
 //   leaves it out.
-enum class ConvPath { Im2col, Winograd, CentreTap };
+enum class ConvPath { Im2col, Winograd, CentreTap, Cudnn };
 
 ConvPath conv_path(const Tensor& x, const Tensor& weight, const IntList& stride, const IntList& padding,
                    const IntList& dilation, int64_t groups, int64_t oh, int64_t ow) {
   const ConvAlgo algo = conv2d_algo();
+  // CUDA: cuDNN unless im2col is forced (Note [cuDNN convolution] in cuda/conv_cudnn.cpp);
+  // it takes float32 and float64, so the 16-bit floats stay on im2col + GEMM.
+  if (x.device().is_cuda() && (x.dtype() == DType::Float32 || x.dtype() == DType::Float64) &&
+      algo != ConvAlgo::Im2col && cudnn_is_available())
+    return ConvPath::Cudnn;
   if (algo == ConvAlgo::Im2col || groups != 1) return ConvPath::Im2col;
   const int64_t h = x.size(2), w = x.size(3);
   if (algo == ConvAlgo::Auto && h == 1 && w == 1 && oh == 1 && ow == 1 && padding[0] % dilation[0] == 0 &&
       padding[1] % dilation[1] == 0)
     return ConvPath::CentreTap;
-  const bool fits = x.device().is_cpu() && weight.size(2) == 3 && weight.size(3) == 3 && stride[0] == 1 &&
+  const bool fits = x.device().is_cpu() && (x.dtype() == DType::Float32 || x.dtype() == DType::Float64) &&
+                    weight.size(2) == 3 && weight.size(3) == 3 && stride[0] == 1 &&
                     stride[1] == 1 && dilation[0] == 1 && dilation[1] == 1 && padding[0] <= 2 && padding[1] <= 2;
   if (!fits) return ConvPath::Im2col;
   return algo == ConvAlgo::Winograd ? ConvPath::Winograd : ConvPath::Im2col;
@@ -82,8 +91,10 @@ ConvPath conv_path(const Tensor& x, const Tensor& weight, const IntList& stride,
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const IntList& stride,
+Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const IntList& stride,
               const IntList& padding, const IntList& dilation, int64_t groups) {
+  // Under autocast the convolution runs in the 16-bit dtype (Note [Autocast]).
+  const Tensor x = autocast_to_lower(x_in), weight = autocast_to_lower(weight_in), bias = autocast_to_lower(bias_in);
   check_pair(stride, "conv2d", "stride", 1);
   check_pair(padding, "conv2d", "padding", 0);
   check_pair(dilation, "conv2d", "dilation", 1);
@@ -103,6 +114,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const I
   switch (conv_path(x, weight, stride, padding, dilation, groups, oh, ow)) {
     case ConvPath::Winograd:
       return add_channel_bias(conv2d_winograd(x, weight, padding), bias);
+    case ConvPath::Cudnn:
+      return add_channel_bias(conv2d_cudnn(x, weight, stride, padding, dilation, groups), bias);
     case ConvPath::CentreTap: {
       // 1x1 in and out: only the tap (ph / dh, pw / dw) meets the pixel, the rest see padding.
       Tensor tap = weight.narrow(2, padding[0] / dilation[0], 1).narrow(3, padding[1] / dilation[1], 1);
@@ -156,9 +169,10 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
       .squeeze(2);
 }
 
-Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const IntList& stride,
+Tensor conv_transpose2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const IntList& stride,
                         const IntList& padding, const IntList& output_padding, int64_t groups,
                         const IntList& dilation) {
+  const Tensor x = autocast_to_lower(x_in), weight = autocast_to_lower(weight_in), bias = autocast_to_lower(bias_in);
   check_pair(stride, "conv_transpose2d", "stride", 1);
   check_pair(padding, "conv_transpose2d", "padding", 0);
   check_pair(output_padding, "conv_transpose2d", "output_padding", 0);

@@ -20,8 +20,9 @@ Tensor conv2d_winograd(const Tensor& x, const Tensor& weight, const IntList& pad
 // Which algorithm nn::functional::conv2d uses: Auto follows the measured rule of
 // Note [conv2d algorithm]; Im2col always uses im2col + GEMM; Winograd uses
 // conv2d_winograd wherever it applies (3x3, stride 1, dilation 1, groups 1, padding <= 2,
-// CPU) and im2col + GEMM elsewhere. The initial value comes from the environment
-// variable KILN_CONV_ALGO (auto, im2col or winograd; unset means auto) read at first use.
+// CPU) and im2col + GEMM elsewhere; on CUDA tensors every value but Im2col means cuDNN.
+// The initial value comes from the environment variable KILN_CONV_ALGO (auto, im2col or
+// winograd; unset means auto) read at first use.
 enum class ConvAlgo { Auto, Im2col, Winograd };
 ConvAlgo conv2d_algo();
 void set_conv2d_algo(ConvAlgo algo);
