@@ -1,5 +1,5 @@
-// The CPU backend (64-byte aligned allocations with a cache for large blocks, memcpy)
-// and the backend registry.
+// The CPU backend (64-byte aligned allocations with a cache for large blocks, memcpy),
+// the backend registry, and storages in pinned host memory (allocated by the GPU backend).
 #include "core/storage.h"
 
 #include <cstdlib>
@@ -92,6 +92,17 @@ DeviceBackend*& backend_slot(DeviceType type) {
 
 }  // namespace
 
+void* DeviceBackend::allocate_pinned(size_t) {
+  KILN_FAIL("pin_memory: this device backend has no pinned host memory");
+}
+void DeviceBackend::deallocate_pinned(void*, size_t) {}
+void DeviceBackend::copy_to_host_async(void*, const void*, size_t, int, void*) {
+  KILN_FAIL("to: this device backend has no asynchronous copies");
+}
+void DeviceBackend::copy_from_host_async(void*, const void*, size_t, int, void*) {
+  KILN_FAIL("to: this device backend has no asynchronous copies");
+}
+
 DeviceBackend* register_backend(DeviceType type, DeviceBackend* backend) {
   return std::exchange(backend_slot(type), backend);
 }
@@ -109,13 +120,44 @@ DeviceBackend& backend_for(Device device, const char* op) {
   return *b;
 }
 
-StorageImpl::StorageImpl(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  data_ = backend_for(device, "allocate").allocate(nbytes, device.index);
+void synchronize(Device device) { backend_for(device, "synchronize").synchronize(device.index); }
+
+namespace {
+
+// The GPU backend that owns pinned host memory, with an error naming why there is none.
+DeviceBackend& pinned_backend(const char* op) {
+  DeviceBackend* b = backend_slot(DeviceType::CUDA);
+  KILN_CHECK(b != nullptr, op, ": pinned memory needs CUDA, which is not available: kiln was built without CUDA");
+  KILN_CHECK(b->device_count() > 0, op, ": pinned memory needs CUDA, which is not available: no CUDA device found");
+  return *b;
 }
 
-StorageImpl::~StorageImpl() { backend_for(device_, "free").deallocate(data_, nbytes_, device_.index); }
+}  // namespace
 
-Storage make_storage(size_t nbytes, Device device) { return std::make_shared<StorageImpl>(nbytes, device); }
+StorageImpl::StorageImpl(size_t nbytes, Device device, bool pinned)
+    : nbytes_(nbytes), device_(device) {
+  if (pinned) {
+    KILN_CHECK(device.is_cpu(), "pin_memory: only host (cpu) memory can be pinned, got device ", device);
+    DeviceBackend& backend = pinned_backend("pin_memory");
+    data_ = backend.allocate_pinned(nbytes);
+    pinned_backend_ = &backend;
+  } else {
+    data_ = backend_for(device, "allocate").allocate(nbytes, device.index);
+  }
+}
+
+StorageImpl::~StorageImpl() {
+  if (pinned_backend_ != nullptr) {
+    // Back to the backend that allocated it, even if another has been registered since.
+    pinned_backend_->deallocate_pinned(data_, nbytes_);
+    return;
+  }
+  backend_for(device_, "free").deallocate(data_, nbytes_, device_.index);
+}
+
+Storage make_storage(size_t nbytes, Device device, bool pinned) {
+  return std::make_shared<StorageImpl>(nbytes, device, pinned);
+}
 
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes) {
   if (nbytes == 0) return;

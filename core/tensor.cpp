@@ -1,4 +1,6 @@
-// Tensor metadata accessors, element access from the host, and printing.
+// Tensor metadata accessors, element access from the host, printing, and pinned host
+// memory with the non_blocking copies it allows (Note [Pinned memory and non_blocking
+// copies] in core/storage.h).
 #include "core/tensor.h"
 
 #include <cmath>
@@ -7,6 +9,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
+#include "core/factory.h"
 #include "ops/index.h"
 
 namespace kiln {
@@ -52,6 +55,50 @@ bool Tensor::is_contiguous() const {
 void* Tensor::raw_data() const {
   const TensorImpl& t = checked(impl_);
   return static_cast<char*>(t.storage->data()) + t.offset * int64_t(element_size(t.dtype));
+}
+
+bool Tensor::is_pinned() const { return storage()->is_pinned(); }
+
+namespace {
+
+// A contiguous tensor of `shape` in fresh pinned host memory, contents undefined.
+Tensor empty_pinned(const Shape& shape, DType dtype) {
+  Storage storage = make_storage(size_t(numel_of(shape)) * element_size(dtype), Device::cpu(), /*pinned=*/true);
+  return Tensor(std::make_shared<TensorImpl>(std::move(storage), shape, contiguous_strides(shape), 0, dtype));
+}
+
+}  // namespace
+
+Tensor Tensor::pin_memory() const {
+  KILN_CHECK(device().is_cpu(), "pin_memory: expected a CPU tensor, got ", meta_str());
+  if (is_pinned()) return *this;
+  Tensor out = empty_pinned(shape(), dtype());
+  // copy_ keeps the gradient flowing back to this tensor when it requires grad.
+  out.copy_(*this);
+  return out;
+}
+
+Tensor Tensor::to(Device target, bool non_blocking) const {
+  const bool graph = requires_grad() && GradMode::is_enabled();
+  if (!non_blocking || target == device() || graph) return to(target);
+  if (device().is_cpu() && target.is_cuda() && is_pinned() && is_contiguous()) {
+    // Host -> device from pinned memory: queued on the stream, the block recorded.
+    DeviceBackend& backend = backend_for(target, "to");
+    Tensor out = empty(shape(), TensorOptions(dtype()).with_device(target));
+    backend.copy_from_host_async(out.raw_data(), raw_data(), size_t(numel()) * element_size(dtype()), target.index,
+                                 storage()->data());
+    return out;
+  }
+  if (device().is_cuda() && target.is_cpu()) {
+    // Device -> host into new pinned memory; the host reads it after a synchronize.
+    DeviceBackend& backend = backend_for(device(), "to");
+    Tensor src = contiguous();  // a device kernel queued before the copy, when needed
+    Tensor out = empty_pinned(shape(), dtype());
+    backend.copy_to_host_async(out.raw_data(), src.raw_data(), size_t(numel()) * element_size(dtype()),
+                               device().index, out.storage()->data());
+    return out;
+  }
+  return to(target);
 }
 
 std::string Tensor::meta_str() const {

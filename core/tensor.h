@@ -93,6 +93,13 @@ class Tensor {
   Tensor clone() const;
   Tensor to(DType dtype) const;               // itself when already that dtype
   Tensor to(Device device) const;
+  // non_blocking: an asynchronous copy where one side is pinned host memory; read Note
+  // [Pinned memory and non_blocking copies] (core/storage.h) before using it.
+  Tensor to(Device device, bool non_blocking) const;
+  // A copy of this CPU tensor in page-locked host memory (itself when already pinned);
+  // an error for a non-CPU tensor and in builds or on machines without CUDA.
+  Tensor pin_memory() const;
+  bool is_pinned() const;                     // its storage is page-locked host memory
   Tensor& copy_(const Tensor& src);           // broadcasts src, converts dtype/device
 
   // ---- elementwise (ops/unary.cpp, ops/binary.cpp) ----

@@ -1,14 +1,17 @@
-// The CUDA caching allocator: freed device blocks are kept in per-device free lists,
-// keyed by size class, and handed out again instead of calling cudaMalloc/cudaFree.
-// Pure C++ (no CUDA headers): the raw allocator beneath it is an interface, so the
-// bookkeeping is tested on the CPU with a fake (tests/cuda/allocator_test.cpp).
-// See Note [CUDA caching allocator]; cuda/runtime.cpp plugs it into the CUDA backend.
+// The CUDA caching allocators: freed device blocks are kept in per-device free lists,
+// keyed by size class, and handed out again instead of calling cudaMalloc/cudaFree; the
+// host allocator does the same for pinned host memory (cudaHostAlloc), with events.
+// Pure C++ (no CUDA headers): the raw allocators beneath them are interfaces, so the
+// bookkeeping is tested on the CPU with fakes (tests/cuda/allocator_test.cpp,
+// tests/cuda/host_allocator_test.cpp). See Note [CUDA caching allocator] and Note [CUDA
+// caching host allocator]; cuda/runtime.cpp plugs them into the CUDA backend.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 namespace kiln::cuda {
@@ -84,11 +87,84 @@ class CachingAllocator {
   std::vector<DeviceCache> devices_;
 };
 
+// Note [CUDA caching host allocator]
+// Pinned host memory (Tensor::pin_memory, the result of a non_blocking device-to-host
+// copy; see Note [Pinned memory and non_blocking copies] in core/storage.h) comes from
+// cudaHostAlloc, which is slower still than cudaMalloc (it page-locks every page), so
+// freed blocks are cached by size class (round_size) like device blocks. One rule makes
+// the host cache different: a copy queued with cudaMemcpyAsync reads or writes the
+// block after the host has moved on, and the host may free the tensor before the copy
+// has run. So every queued copy records an event on the block (record_use, after the
+// copy is queued), and a freed block whose events have not all completed waits in a
+// pending list; allocate() first moves the pending blocks whose events have completed
+// to the free lists. A block is never handed out while a copy on it may still run.
+// This is what PyTorch's CachingHostAllocator does.
+
+// The raw calls beneath the host cache (cudaHostAlloc/cudaFreeHost and cudaEvent* on a
+// GPU, a fake in the tests). allocate returns nullptr when out of memory and throws
+// kiln::Error for any other failure; release and destroy_event must not throw.
+struct RawHostAllocator {
+  virtual ~RawHostAllocator() = default;
+  virtual void* allocate(size_t nbytes) = 0;
+  virtual void release(void* ptr, size_t nbytes) = 0;
+  // An event recorded on `device`'s stream after the work queued so far.
+  virtual void* record_event(int device) = 0;
+  // Whether the work queued before the event has completed.
+  virtual bool event_completed(void* event) = 0;
+  virtual void destroy_event(void* event) = 0;
+};
+
+class CachingHostAllocator {
+ public:
+  explicit CachingHostAllocator(RawHostAllocator& raw) : raw_(raw) {}
+  ~CachingHostAllocator();  // returns every free block to the raw allocator
+  CachingHostAllocator(const CachingHostAllocator&) = delete;
+  CachingHostAllocator& operator=(const CachingHostAllocator&) = delete;
+
+  // A pinned block of at least nbytes (never nullptr; 0 bytes get the smallest class).
+  void* allocate(size_t nbytes);
+  // Returns a block from allocate() to the cache (pending until its events complete);
+  // nullptr is ignored.
+  void deallocate(void* ptr);
+  // Records that work queued on `device` up to now uses the block `ptr` (a pointer
+  // returned by allocate and not yet freed).
+  void record_use(void* ptr, int device);
+  // Returns the free blocks, and the pending ones whose events have completed, to the
+  // raw allocator; blocks still waiting for a copy stay.
+  void empty_cache();
+  // In-use blocks count as allocated until deallocate, pending ones as reserved only.
+  AllocatorStats stats() const;
+  void reset_peak();
+  size_t pending_blocks() const;  // freed, waiting for their events
+
+ private:
+  struct Block {
+    size_t size = 0;
+    bool in_use = false;
+    std::vector<void*> events;  // recorded by record_use, destroyed once completed
+  };
+  void collect_completed();                // caller holds mutex_
+  void release_free();                     // caller holds mutex_
+
+  RawHostAllocator& raw_;
+  mutable std::mutex mutex_;
+  std::unordered_map<void*, Block> blocks_;   // every block obtained from raw_
+  std::multimap<size_t, void*> free_blocks_;  // size class -> free block
+  std::vector<void*> pending_;                // freed blocks with events outstanding
+  AllocatorStats stats_;
+};
+
 // The allocator behind every cuda:N tensor, and its statistics (defined in
 // cuda/runtime.cpp, with the cudaMalloc raw allocator).
 CachingAllocator& device_allocator();
 AllocatorStats memory_stats(int device = 0);
 // Frees the cached blocks of every device, as torch.cuda.empty_cache().
 void empty_cache();
+
+// The allocator behind every pinned CPU tensor (cudaHostAlloc beneath it), its
+// statistics (as torch.cuda.host_memory_stats()) and its cache release.
+CachingHostAllocator& host_allocator();
+AllocatorStats host_memory_stats();
+void empty_host_cache();
 
 }  // namespace kiln::cuda

@@ -1,7 +1,9 @@
 // The CUDA DeviceBackend: allocation through the caching allocator (cuda/allocator.h)
-// over cudaMalloc, copies with cudaMemcpy on the one stream (Note [CUDA streams]);
-// registered for DeviceType::CUDA at start-up, so cuda:N tensors work wherever a device
-// exists. Also the launch arithmetic declared in cuda/runtime.h.
+// over cudaMalloc, copies with cudaMemcpy on the one stream (Note [CUDA streams]),
+// pinned host memory through the caching host allocator over cudaHostAlloc and the
+// cudaMemcpyAsync copies it allows; registered for DeviceType::CUDA at start-up, so
+// cuda:N tensors work wherever a device exists. Also the launch arithmetic declared in
+// cuda/runtime.h.
 #include "cuda/runtime.h"
 
 #include "core/storage.h"
@@ -47,6 +49,35 @@ struct CudaRawAllocator final : RawAllocator {
   }
 };
 
+// cudaHostAlloc/cudaFreeHost and events beneath the caching host allocator.
+struct CudaRawHostAllocator final : RawHostAllocator {
+  void* allocate(size_t nbytes) override {
+    void* p = nullptr;
+    cudaError_t status = cudaHostAlloc(&p, nbytes, cudaHostAllocDefault);
+    if (status == cudaErrorMemoryAllocation) {
+      cudaGetLastError();  // clear it: the allocator frees its cache and retries
+      return nullptr;
+    }
+    KILN_CUDA_CHECK(status);
+    return p;
+  }
+  void release(void* ptr, size_t) override { cudaFreeHost(ptr); }
+  void* record_event(int device) override {
+    KILN_CUDA_CHECK(cudaSetDevice(device));
+    cudaEvent_t event = nullptr;
+    KILN_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    KILN_CUDA_CHECK(cudaEventRecord(event, stream_for(device)));
+    return event;
+  }
+  bool event_completed(void* event) override {
+    cudaError_t status = cudaEventQuery(static_cast<cudaEvent_t>(event));
+    if (status == cudaErrorNotReady) return false;
+    KILN_CUDA_CHECK(status);
+    return true;
+  }
+  void destroy_event(void* event) override { cudaEventDestroy(static_cast<cudaEvent_t>(event)); }
+};
+
 struct CudaBackend final : DeviceBackend {
   void* allocate(size_t nbytes, int device) override { return device_allocator().allocate(nbytes, device); }
   void deallocate(void* ptr, size_t nbytes, int device) override {
@@ -66,6 +97,20 @@ struct CudaBackend final : DeviceBackend {
   }
   int device_count() override { return probe().count; }
   void synchronize(int device) override { cuda::synchronize(device); }
+  void* allocate_pinned(size_t nbytes) override { return host_allocator().allocate(nbytes); }
+  void deallocate_pinned(void* ptr, size_t) override { host_allocator().deallocate(ptr); }
+  // See Note [Pinned memory and non_blocking copies] in core/storage.h: the event is
+  // recorded after the copy, so the block stays out of the cache until it has run.
+  void copy_to_host_async(void* dst, const void* src, size_t n, int device, void* pinned_block) override {
+    KILN_CUDA_CHECK(cudaSetDevice(device));
+    KILN_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, stream_for(device)));
+    host_allocator().record_use(pinned_block, device);
+  }
+  void copy_from_host_async(void* dst, const void* src, size_t n, int device, void* pinned_block) override {
+    KILN_CUDA_CHECK(cudaSetDevice(device));
+    KILN_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream_for(device)));
+    host_allocator().record_use(pinned_block, device);
+  }
 };
 
 // Never destroyed, like the CPU backend (see the note in core/storage.cpp).
@@ -83,6 +128,15 @@ CachingAllocator& device_allocator() {
 AllocatorStats memory_stats(int device) { return device_allocator().stats(device); }
 
 void empty_cache() { device_allocator().empty_cache(); }
+
+CachingHostAllocator& host_allocator() {
+  static CachingHostAllocator* allocator = new CachingHostAllocator(*new CudaRawHostAllocator);
+  return *allocator;
+}
+
+AllocatorStats host_memory_stats() { return host_allocator().stats(); }
+
+void empty_host_cache() { host_allocator().empty_cache(); }
 
 void synchronize(int device) {
   KILN_CUDA_CHECK(cudaSetDevice(device));

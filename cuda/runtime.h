@@ -18,8 +18,10 @@
 namespace kiln::cuda {
 
 // Note [CUDA streams]
-// Every kernel, copy and cuBLAS call of kiln runs on the legacy default stream (stream
-// 0) of the current device. The backend's copies are plain cudaMemcpy calls, which are
+// Every kernel, copy, cuBLAS and cuDNN call of kiln runs on the legacy default stream
+// (stream 0) of the current device. The backend's copies are plain cudaMemcpy calls
+// (except the non_blocking ones from or to pinned memory: cudaMemcpyAsync on this
+// stream, see Note [Pinned memory and non_blocking copies] in core/storage.h), which are
 // ordered after all earlier work on that stream, so a host read after a copy sees
 // every kernel that came before it, and the caching allocator can hand a freed block
 // to the next tensor without events (see Note [CUDA caching allocator]). A

@@ -1,4 +1,4 @@
-// The DataLoader's epoch order and its producer/consumer queue.
+// The DataLoader's epoch order, its producer/consumer queue, and pinning of batches.
 #include "nn/data/dataloader.h"
 
 #include "core/factory.h"
@@ -53,6 +53,15 @@ IntList DataLoader::batch_indices(int64_t b) const {
   return IntList(order_.begin() + begin, order_.begin() + end);
 }
 
+Batch DataLoader::load_batch(int64_t b) const {
+  Batch batch = dataset_->get_batch(batch_indices(b));
+  if (options_.pin_memory) {
+    batch.input = batch.input.pin_memory();
+    batch.target = batch.target.pin_memory();
+  }
+  return batch;
+}
+
 void DataLoader::start_epoch() {
   stop_worker();
   ++epoch_;
@@ -83,7 +92,7 @@ void DataLoader::worker_loop(int64_t epoch_batches) {
     }
     Batch batch;
     try {
-      batch = dataset_->get_batch(batch_indices(b));
+      batch = load_batch(b);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       error_ = std::current_exception();
@@ -101,7 +110,7 @@ bool DataLoader::next(Batch& batch) {
   KILN_CHECK(epoch_ >= 0, "DataLoader: call start_epoch() before next()");
   if (options_.prefetch == 0) {
     if (next_batch_ >= num_batches()) return false;
-    batch = dataset_->get_batch(batch_indices(next_batch_++));
+    batch = load_batch(next_batch_++);
     return true;
   }
   std::unique_lock<std::mutex> lock(mutex_);

@@ -46,6 +46,11 @@ struct DataLoaderOptions {
   bool drop_last = false;  // drop a last batch smaller than batch_size
   uint64_t seed = 0;       // epoch e shuffles with the permutation of Philox seed (seed + e)
   int prefetch = 2;        // batches a worker thread keeps ready; 0: load on the calling thread
+  // Batches in pinned host memory (Tensor::pin_memory, done on the loading thread), so
+  // that batch.input.to(cuda, non_blocking=true) is an asynchronous copy (Note [Pinned
+  // memory and non_blocking copies] in core/storage.h). Needs CUDA and a device: without
+  // them next() throws pin_memory's error.
+  bool pin_memory = false;
 };
 
 // for (loader.start_epoch(); loader.next(batch);) { ... }
@@ -66,6 +71,7 @@ class DataLoader {
 
  private:
   IntList batch_indices(int64_t b) const;
+  Batch load_batch(int64_t b) const;  // get_batch, then pinned if asked
   void stop_worker();
   void worker_loop(int64_t epoch_batches);
 

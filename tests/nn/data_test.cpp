@@ -1,18 +1,26 @@
 // Data loading and metrics: IDX files (plain, gzip, malformed), DataLoader order,
-// seeded shuffling, drop_last, prefetch and its shutdown, and classification metrics
+// seeded shuffling, drop_last, prefetch and its shutdown, pinned batches (over a fake
+// CUDA backend with pinned memory), and classification metrics
 // against scikit-learn's documented values.
 #include <zlib.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
+#include <gmock/gmock.h>
+
+#include "core/storage.h"
 #include "kiln.h"
 #include "nn/data/dataloader.h"
 #include "nn/data/idx.h"
 #include "nn/metrics/classification.h"
 #include "support/check.h"
+#include "support/cuda.h"
 #include "support/errors.h"
 
 namespace kiln {
@@ -124,6 +132,62 @@ TEST(DataLoader, ShuffleIsASeededPermutationThatChangesEachEpoch) {
   EXPECT_EQ(std::set<int64_t>(a1.begin(), a1.end()).size(), 20u);
   auto a2 = epoch_targets(a);
   EXPECT_NE(a1, a2);  // a new permutation each epoch
+}
+
+// Host memory as cuda:0 with "pinned" blocks, counted (no kernel runs on it).
+struct PinningBackend final : DeviceBackend {
+  std::atomic<int64_t> live_pinned{0};
+  void* allocate(size_t nbytes, int) override { return std::malloc(nbytes > 0 ? nbytes : 1); }
+  void deallocate(void* p, size_t, int) override { std::free(p); }
+  void copy_to_host(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
+  void copy_from_host(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
+  void copy_within(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
+  int device_count() override { return 1; }
+  void synchronize(int) override {}
+  void* allocate_pinned(size_t nbytes) override {
+    ++live_pinned;
+    return std::malloc(nbytes > 0 ? nbytes : 1);
+  }
+  void deallocate_pinned(void* p, size_t) override {
+    --live_pinned;
+    std::free(p);
+  }
+};
+
+TEST(DataLoader, PinMemoryGivesPinnedBatchesWithTheSameValues) {
+  static PinningBackend fake;  // outlives every tensor made on it
+  DeviceBackend* real = register_backend(DeviceType::CUDA, &fake);
+  for (int prefetch : {0, 2}) {
+    nn::data::DataLoaderOptions o;
+    o.batch_size = 4, o.prefetch = prefetch, o.pin_memory = true;
+    nn::data::DataLoader loader(numbers(10), o);
+    std::vector<int64_t> seen;
+    nn::data::Batch b;
+    for (loader.start_epoch(); loader.next(b);) {
+      EXPECT_TRUE(b.input.is_pinned());
+      EXPECT_TRUE(b.target.is_pinned());
+      EXPECT_TRUE(b.input.device().is_cpu());
+      auto v = b.target.to_vector<int64_t>();
+      seen.insert(seen.end(), v.begin(), v.end());
+      EXPECT_EQ(b.input.squeeze(1).to(kInt64).to_vector<int64_t>(), v);
+    }
+    EXPECT_EQ(seen.size(), 10u) << "prefetch " << prefetch;
+  }
+  register_backend(DeviceType::CUDA, real);
+  EXPECT_EQ(fake.live_pinned.load(), 0);
+}
+
+TEST(DataLoader, PinMemoryWithoutCudaIsAClearError) {
+#ifdef KILN_WITH_CUDA
+  if (cuda::device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
+#endif
+  nn::data::DataLoaderOptions o;
+  o.batch_size = 4, o.prefetch = 1, o.pin_memory = true;
+  nn::data::DataLoader loader(numbers(10), o);
+  nn::data::Batch b;
+  loader.start_epoch();
+  EXPECT_THAT(error_of([&] { loader.next(b); }),
+              ::testing::HasSubstr("pin_memory: pinned memory needs CUDA, which is not available: "));
 }
 
 TEST(DataLoader, StopsCleanlyMidEpochAndReportsWorkerErrors) {
