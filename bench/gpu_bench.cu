@@ -1,6 +1,8 @@
 // GPU benchmarks (built into kiln_bench when CUDA is on): the SGEMM ladder of
 // cuda/gemm.cu beside cuBLAS on 4096^3 (GFLOP/s, fraction of cuBLAS), the device's copy
-// bandwidth, and kiln's elementwise, softmax and layer-norm kernels as a fraction of it.
+// bandwidth, kiln's elementwise, softmax and layer-norm kernels as a fraction of it,
+// conv2d as im2col + GEMM beside cuDNN on ResNet-18's layers (fraction of cuDNN's rate),
+// and host-to-device copies from pageable and from pinned memory.
 // Times come from CUDA events around each call (manual time), L2 flushed before each.
 // Run: build/release/bench/kiln_bench --benchmark_filter=Gpu
 #include <benchmark/benchmark.h>
@@ -10,7 +12,10 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <iterator>
 #include <limits>
+#include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -20,8 +25,11 @@
 #include "core/tensor.h"
 #include "cuda/gemm.h"
 #include "cuda/runtime.h"
+#include "nn/conv.h"
 #include "nn/norm.h"
 #include "ops/binary.h"
+#include "ops/conv.h"
+#include "ops/conv_cudnn.h"
 #include "ops/linalg.h"
 #include "ops/reduce.h"
 #include "ops/unary.h"
@@ -321,6 +329,150 @@ void BM_GpuLayerNorm(benchmark::State& state) {
   report_bandwidth(state, 2.0 * double(kRows * kCols) * sizeof(float), s, copy_gbs());
 }
 
+// ---- conv2d: im2col + GEMM against cuDNN on ResNet-18's convolutions ----
+
+// One convolution of ResNet-18 on a batch of 32 ImageNet images (224 x 224), float32.
+struct ConvShape {
+  const char* name;
+  int64_t c_in, c_out, hw, k, stride, pad;
+};
+constexpr int64_t kConvBatch = 32;
+const ConvShape kResnetConvs[] = {
+    {"conv1_7x7s2", 3, 64, 224, 7, 2, 3},   {"layer1_3x3", 64, 64, 56, 3, 1, 1},
+    {"layer2_3x3s2", 64, 128, 56, 3, 2, 1}, {"layer2_down1x1", 64, 128, 56, 1, 2, 0},
+    {"layer2_3x3", 128, 128, 28, 3, 1, 1},  {"layer3_3x3", 256, 256, 14, 3, 1, 1},
+    {"layer4_3x3", 512, 512, 7, 3, 1, 1},
+};
+enum class ConvImpl { Im2col, Cudnn };
+
+struct ConvProblem {
+  ConvShape shape;
+  Tensor x, w, dy;  // device
+  int64_t out_hw;
+  explicit ConvProblem(const ConvShape& s) : shape(s) {
+    out_hw = (s.hw + 2 * s.pad - s.k) / s.stride + 1;
+    x = device_randn({kConvBatch, s.c_in, s.hw, s.hw}, 11);
+    w = device_randn({s.c_out, s.c_in, s.k, s.k}, 12) * (1.0 / std::sqrt(double(s.c_in * s.k * s.k)));
+    dy = device_randn({kConvBatch, s.c_out, out_hw, out_hw}, 13);
+  }
+  double forward_flops() const {
+    return 2.0 * double(kConvBatch * shape.c_out * out_hw * out_hw) * double(shape.c_in * shape.k * shape.k);
+  }
+  // y = conv(x, w): im2col + GEMM through nn::functional::conv2d with that algorithm
+  // forced, or cuDNN through conv2d_cudnn.
+  Tensor forward(ConvImpl impl, const Tensor& xx, const Tensor& ww) const {
+    const kiln::IntList st{shape.stride, shape.stride}, pd{shape.pad, shape.pad};
+    if (impl == ConvImpl::Cudnn) return kiln::conv2d_cudnn(xx, ww, st, pd, {1, 1}, 1);
+    const kiln::ConvAlgo previous = kiln::conv2d_algo();  // restored: other benchmarks use Auto
+    kiln::set_conv2d_algo(kiln::ConvAlgo::Im2col);
+    Tensor y = kiln::nn::functional::conv2d(xx, ww, {}, st, pd, {1, 1}, 1);
+    kiln::set_conv2d_algo(previous);
+    return y;
+  }
+  // Forward, then backward of sum(y * dy) to x and w: 3x the forward's flops.
+  void forward_backward(ConvImpl impl) const {
+    Tensor xl = x.detach().requires_grad_(), wl = w.detach().requires_grad_();
+    forward(impl, xl, wl).backward(dy);
+  }
+};
+
+ConvProblem& conv_problem(size_t i) {
+  static std::vector<std::unique_ptr<ConvProblem>> problems(std::size(kResnetConvs));
+  if (!problems[i]) problems[i] = std::make_unique<ConvProblem>(kResnetConvs[i]);
+  return *problems[i];
+}
+
+// cuDNN's seconds per call (best of 5), measured once per shape and mode, after the two
+// paths' outputs are compared; `why` says how they differ ("" when they agree within
+// float32 rounding of sums of c_in k^2 terms).
+struct CudnnFigure {
+  double seconds = -1.0;
+  std::string why;
+};
+const CudnnFigure& cudnn_figure(size_t i, bool backward) {
+  static std::map<std::pair<size_t, bool>, CudnnFigure> figures;
+  CudnnFigure& f = figures[{i, backward}];
+  if (f.seconds >= 0.0) return f;
+  f.seconds = 0.0;
+  if (!kiln::cudnn_is_available()) {
+    f.why = "cuDNN is not available in this build";
+    return f;
+  }
+  ConvProblem& p = conv_problem(i);
+  Tensor a = p.forward(ConvImpl::Im2col, p.x, p.w).to(Device::cpu());
+  Tensor b = p.forward(ConvImpl::Cudnn, p.x, p.w).to(Device::cpu());
+  const double diff = kiln::max(kiln::abs(a - b)).item(), scale = kiln::max(kiln::abs(a)).item();
+  if (!(diff <= 1e-4 * (scale + 1.0))) {
+    f.why = "im2col and cuDNN differ by " + std::to_string(diff) + " (largest |y| " + std::to_string(scale) + ")";
+    return f;
+  }
+  EventTimer timer;
+  double best = std::numeric_limits<double>::infinity();
+  for (int rep = 0; rep < 5; ++rep) {
+    best = std::min(best, timer.seconds([&] {
+      if (backward) {
+        p.forward_backward(ConvImpl::Cudnn);
+      } else {
+        Tensor y = p.forward(ConvImpl::Cudnn, p.x, p.w);
+      }
+    }));
+  }
+  f.seconds = best;
+  return f;
+}
+
+// Gpu/conv2d/<fwd | fwd_bwd>/<im2col | cudnn>/<layer>: GFLOP/s, and the fraction of
+// cuDNN's rate (cuDNN's best time over this one's mean; about 1 for cuDNN itself).
+void BM_GpuConv(benchmark::State& state, size_t i, bool backward, ConvImpl impl) {
+  if (skip_without_device(state)) return;
+  const CudnnFigure& reference = cudnn_figure(i, backward);
+  if (!reference.why.empty()) {
+    state.SkipWithError(reference.why.c_str());
+    return;
+  }
+  ConvProblem& p = conv_problem(i);
+  const double s = time_loop(state, [&] {
+    if (backward) {
+      p.forward_backward(impl);
+    } else {
+      Tensor y = p.forward(impl, p.x, p.w);
+    }
+  });
+  const double flops = p.forward_flops() * (backward ? 3.0 : 1.0);
+  state.counters["GFLOP/s"] = flops / s * 1e-9;
+  state.counters["fraction"] = reference.seconds / s;
+}
+
+// ---- host -> device copies: pageable against pinned memory ----
+
+constexpr int64_t kCopyFloats = int64_t(64) << 20;  // 256 MB
+
+// Seconds of the pinned copy (best of 5), measured once: the pageable copy's reference.
+double pinned_h2d_seconds() {
+  static double seconds = -1.0;
+  if (seconds >= 0.0) return seconds;
+  Tensor host = kiln::full({kCopyFloats}, 1.5).pin_memory();
+  EventTimer timer;
+  Tensor device = host.to(Device::cuda(), true);
+  seconds = std::numeric_limits<double>::infinity();
+  for (int rep = 0; rep < 5; ++rep)
+    seconds = std::min(seconds, timer.seconds([&] { device = host.to(Device::cuda(), true); }));
+  return seconds;
+}
+
+// Gpu/h2d/<pageable | pinned>/256MB: x.to(cuda) from ordinary memory (cudaMemcpy stages
+// it through a driver buffer) and x.to(cuda, non_blocking) from pinned memory (one DMA).
+// The fraction is of the pinned copy's rate.
+void BM_GpuH2d(benchmark::State& state, bool pinned) {
+  if (skip_without_device(state)) return;
+  Tensor host = kiln::full({kCopyFloats}, 1.5);
+  if (pinned) host = host.pin_memory();
+  Tensor device;
+  const double s = time_loop(state, [&] { device = host.to(Device::cuda(), /*non_blocking=*/pinned); });
+  state.counters["GB/s"] = double(kCopyFloats) * sizeof(float) / s * 1e-9;
+  state.counters["fraction"] = pinned_h2d_seconds() / s;
+}
+
 // Registers body as `name`, timed by events (manual time), in milliseconds. An exception
 // (a kiln::Error from a failed CUDA call, say) skips that benchmark with its message
 // instead of ending the whole run.
@@ -338,7 +490,8 @@ void add_benchmark(const std::string& name, F body) {
       ->Unit(benchmark::kMillisecond);
 }
 
-// Names: Gpu/gemm/<sgemm_kernelN | cublas>/4096, Gpu/copy/64M, Gpu/add/64M, ...
+// Names: Gpu/gemm/<sgemm_kernelN | cublas>/4096, Gpu/copy/64M, Gpu/add/64M, ...,
+// Gpu/conv2d/<fwd | fwd_bwd>/<im2col | cudnn>/<layer>, Gpu/h2d/<pageable | pinned>/256MB
 int register_benchmarks() {
   const std::string size = std::to_string(kGemmSize);
   for (int v = 1; v <= kiln::cuda::kNumSgemmVariants; ++v) {
@@ -351,6 +504,17 @@ int register_benchmarks() {
   add_benchmark("Gpu/relu/64M", BM_GpuRelu);
   add_benchmark("Gpu/softmax/65536x1024", BM_GpuSoftmax);
   add_benchmark("Gpu/layer_norm/65536x1024", BM_GpuLayerNorm);
+  for (bool backward : {false, true}) {
+    for (size_t i = 0; i < std::size(kResnetConvs); ++i) {
+      for (ConvImpl impl : {ConvImpl::Im2col, ConvImpl::Cudnn}) {
+        const std::string name = std::string("Gpu/conv2d/") + (backward ? "fwd_bwd/" : "fwd/") +
+                                 (impl == ConvImpl::Cudnn ? "cudnn/" : "im2col/") + kResnetConvs[i].name;
+        add_benchmark(name, [i, backward, impl](benchmark::State& state) { BM_GpuConv(state, i, backward, impl); });
+      }
+    }
+  }
+  add_benchmark("Gpu/h2d/pageable/256MB", [](benchmark::State& state) { BM_GpuH2d(state, false); });
+  add_benchmark("Gpu/h2d/pinned/256MB", [](benchmark::State& state) { BM_GpuH2d(state, true); });
   return 0;
 }
 [[maybe_unused]] const int kRegistered = register_benchmarks();
