@@ -6,8 +6,10 @@
 #include <type_traits>
 
 #include "core/dtype.h"
+#include "ops/cpu/cpu_features.h"
 #include "ops/cpu/elementwise_simd.h"
 #include "ops/cpu/parallel.h"
+#include "ops/cpu/rnn_loops.h"
 #include "ops/kernels/rnn.h"
 
 namespace kiln {
@@ -56,24 +58,18 @@ void lstm_pointwise_cpu(const Tensor& h, const Tensor& c_new, const Tensor& act,
 
 // dgates, act: (N, 4H); dc_prev, dh, dc, tanh_c, c: (N, H); dh, dc may be undefined (zero).
 // Row by row, so that the inner loop over H has no index division and vectorizes.
-// One row (batch entry) of the backward: the four gate gradients and dc_prev for every
-// hidden unit. Whether dh and dc exist is fixed per instantiation and no pointer can
-// alias another, so the loop has no branch and the compiler vectorises it (with the
-// branches and possible aliasing inside, it ran one element at a time: 10% of an LSTM
-// training step).
-template <typename T, bool kDh, bool kDc>
-void lstm_backward_row(int64_t hidden, const T* __restrict a, const T* __restrict tc, const T* __restrict cr,
-                       const T* __restrict dh, const T* __restrict dc, T* __restrict dg, T* __restrict dc_prev) {
-  for (int64_t j = 0; j < hidden; ++j) {
-    T di, df, dgg, d_o, dcp;
-    lstm_pointwise_backward_values(a[j], a[hidden + j], a[2 * hidden + j], a[3 * hidden + j], tc[j], cr[j],
-                                   kDh ? dh[j] : T(0), kDc ? dc[j] : T(0), di, df, dgg, d_o, dcp);
-    dg[j] = di;
-    dg[hidden + j] = df;
-    dg[2 * hidden + j] = dgg;
-    dg[3 * hidden + j] = d_o;
-    dc_prev[j] = dcp;
+// The backward's row loops of the active ISA (float32; float64 runs the generic ones).
+template <typename T>
+const cpu::LstmBackwardRows<T>& lstm_backward_rows() {
+  static const cpu::LstmBackwardRows<T> generic = cpu::make_lstm_backward_rows<T>();
+  if constexpr (std::is_same_v<T, float>) {
+    switch (cpu::active_isa()) {
+      case cpu::CpuIsa::Avx512: return cpu::lstm_backward_rows_avx512();
+      case cpu::CpuIsa::Avx2: return cpu::lstm_backward_rows_avx2();
+      case cpu::CpuIsa::Generic: break;
+    }
   }
+  return generic;
 }
 
 void lstm_pointwise_backward_cpu(const Tensor& dgates, const Tensor& dc_prev, const Tensor& dh, const Tensor& dc,
@@ -83,9 +79,8 @@ void lstm_pointwise_backward_cpu(const Tensor& dgates, const Tensor& dc_prev, co
     const T *dhp = dh.defined() ? dh.data_ptr<T>() : nullptr, *dcp = dc.defined() ? dc.data_ptr<T>() : nullptr;
     const T *ap = act.data_ptr<T>(), *tp = tanh_c.data_ptr<T>(), *cp = c.data_ptr<T>();
     T *dgp = dgates.data_ptr<T>(), *dcpp = dc_prev.data_ptr<T>();
-    using Row = void (*)(int64_t, const T*, const T*, const T*, const T*, const T*, T*, T*);
-    const Row row = dhp ? (dcp ? &lstm_backward_row<T, true, true> : &lstm_backward_row<T, true, false>)
-                        : (dcp ? &lstm_backward_row<T, false, true> : &lstm_backward_row<T, false, false>);
+    const size_t variant = size_t(dhp != nullptr) * 2 + size_t(dcp != nullptr);
+    const cpu::LstmBackwardRow<T> row = lstm_backward_rows<T>().row[variant];
     const int64_t row_grain = std::max<int64_t>(1, cpu::kElementwiseGrain / 8 / std::max<int64_t>(hidden, 1));
     cpu::parallel_for(0, n, row_grain, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {

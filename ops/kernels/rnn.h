@@ -57,8 +57,8 @@ KILN_HOST_DEVICE inline void lstm_pointwise_element(int64_t e, int64_t hidden, T
 //                                 dc_total * i * (1 - g^2),  dh * tanh(c') * o (1 - o).
 // On one element's values: i, f, g, o the activations, tc = tanh(c'), c the cell input.
 template <typename T>
-KILN_HOST_DEVICE inline void lstm_pointwise_backward_values(T i, T f, T g, T o, T tc, T c, T dh, T dc, T& di, T& df,
-                                                            T& dg, T& d_o, T& dc_prev) {
+KILN_HOST_DEVICE KILN_ALWAYS_INLINE void lstm_pointwise_backward_values(T i, T f, T g, T o, T tc, T c, T dh, T dc,
+                                                                        T& di, T& df, T& dg, T& d_o, T& dc_prev) {
   const T dct = dc + dh * o * (T(1) - tc * tc);
   di = dct * g * i * (T(1) - i);
   df = dct * c * f * (T(1) - f);

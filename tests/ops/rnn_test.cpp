@@ -15,6 +15,7 @@
 #include "support/check.h"
 #include "support/cuda.h"
 #include "support/errors.h"
+#include "support/isa.h"
 
 namespace kiln {
 namespace {
@@ -52,6 +53,36 @@ TEST(LstmCellPointwise, MatchesTheUnfusedCellWithEitherOrBothOutputsUsed) {
   for (int use : {1, 2, 3}) expect_matches_unfused(3, 5, use);
   expect_matches_unfused(64, cpu::kElementwiseGrain / 64 + 3, 3);  // split over threads
 }
+
+// The float32 backward row loop is compiled per ISA (ops/cpu/rnn_loops.h): each level's
+// gradients, for every combination of used outputs, against the generic loop's (an FMA
+// may change the last bit).
+class LstmBackwardIsa : public test::IsaTest {};
+
+TEST_P(LstmBackwardIsa, MatchesTheGenericLoop) {
+  const int64_t n = 5, hidden = 37;  // whole vectors of every width and a ragged end
+  Tensor gates = randn({n, 4 * hidden}).requires_grad_(), c = randn({n, hidden}).requires_grad_();
+  Tensor wh = randn({n, hidden}), wc = randn({n, hidden});
+  for (int use : {1, 2, 3}) {
+    auto grads = [&] {
+      TensorList hc = lstm_cell_pointwise(gates, c);
+      Tensor l = zeros({});
+      if (use & 1) l = l + sum(hc[0] * wh);
+      if (use & 2) l = l + sum(hc[1] * wc);
+      return grad({l}, {gates, c});
+    };
+    TensorList got = grads();
+    cpu::set_active_isa(cpu::CpuIsa::Generic);
+    TensorList want = grads();
+    cpu::set_active_isa(GetParam());
+    EXPECT_TRUE(allclose(got[0], want[0], 1e-5, 1e-6)) << "use " << use;
+    EXPECT_TRUE(allclose(got[1], want[1], 1e-5, 1e-6)) << "use " << use;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, LstmBackwardIsa,
+                         ::testing::Values(cpu::CpuIsa::Generic, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512),
+                         test::isa_test_name);
 
 TEST(LstmCellPointwise, NonContiguousInputs) {
   Tensor gates = randn({12, 3}).t(), c = randn({5, 3}).t();  // (3, 12) and (3, 5)
