@@ -57,15 +57,8 @@ class KilnOp {
 
 #ifdef KILN_BENCH_HAVE_TORCH
 using Peer = std::unique_ptr<torch_ops::Op>;
-Peer peer_or_null(const std::function<Peer()>& make) {
-  torch_peer::set_num_threads(cpu::num_threads());
-  return make();
-}
-#define KILN_OPS_PEER(expr) peer_or_null([&] { return torch_ops::expr; })
+#define KILN_OPS_PEER(expr) make_peer([&] { return torch_ops::expr; })
 #else
-struct NoPeer {
-  double step() { return 0; }
-};
 using Peer = std::unique_ptr<NoPeer>;
 #define KILN_OPS_PEER(expr) Peer()
 #endif

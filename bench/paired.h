@@ -93,4 +93,19 @@ void run_paired(benchmark::State& state, const std::function<double()>& kiln_ste
   }
 }
 
+// The peer's side of a benchmark. With libtorch, make_peer builds the peer with its
+// intra-op threads set to kiln's; without it (KILN_BENCH_TORCH off or libtorch not
+// found) a benchmark holds an empty unique_ptr<NoPeer> and run_paired times kiln alone.
+#ifdef KILN_BENCH_HAVE_TORCH
+template <typename Make>
+auto make_peer(const Make& make) {
+  torch_peer::set_num_threads(cpu::num_threads());
+  return make();
+}
+#else
+struct NoPeer {
+  double step() { return 0; }
+};
+#endif
+
 }  // namespace kiln::bench

@@ -40,15 +40,8 @@ Tensor mse(const Tensor& out, const Tensor& y) { return nn::functional::mse_loss
 
 #ifdef KILN_BENCH_HAVE_TORCH
 using Peer = std::unique_ptr<torch_peer::Trainer>;
-Peer peer_or_null(const std::function<Peer()>& make) {
-  torch_peer::set_num_threads(cpu::num_threads());
-  return make();
-}
-#define KILN_PEER(expr) peer_or_null([&] { return torch_peer::expr; })
+#define KILN_PEER(expr) make_peer([&] { return torch_peer::expr; })
 #else
-struct NoPeer {
-  double step() { return 0; }
-};
 using Peer = std::unique_ptr<NoPeer>;
 #define KILN_PEER(expr) Peer()
 #endif
