@@ -17,8 +17,8 @@ namespace kiln {
 
 KILN_DEFINE_STUB(softmax_stub, "softmax", SoftmaxKernel);
 KILN_DEFINE_STUB(log_softmax_stub, "log_softmax", SoftmaxKernel);
-KILN_DEFINE_STUB(softmax_backward_stub, "softmax", SoftmaxBackwardKernel);
-KILN_DEFINE_STUB(log_softmax_backward_stub, "log_softmax", SoftmaxBackwardKernel);
+KILN_DEFINE_STUB(softmax_backward_stub, "softmax_backward", SoftmaxBackwardKernel);
+KILN_DEFINE_STUB(log_softmax_backward_stub, "log_softmax_backward", SoftmaxBackwardKernel);
 
 namespace {
 
