@@ -8,6 +8,7 @@
 #include "kiln.h"
 #include "support/check.h"
 #include "support/errors.h"
+#include "support/host_backend.h"
 
 namespace kiln {
 namespace {
@@ -15,21 +16,16 @@ namespace {
 using test::error_of;
 
 // Host memory pretending to be cuda:0, with allocation bookkeeping.
-struct FakeDeviceBackend final : DeviceBackend {
+struct FakeDeviceBackend final : test::HostMemoryBackend {
   int64_t live_bytes = 0;
   void* allocate(size_t n, int) override {
     live_bytes += int64_t(n);
-    return std::malloc(n > 0 ? n : 1);
+    return HostMemoryBackend::allocate(n, 0);
   }
   void deallocate(void* p, size_t n, int) override {
     live_bytes -= int64_t(n);
-    std::free(p);
+    HostMemoryBackend::deallocate(p, n, 0);
   }
-  void copy_to_host(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  void copy_from_host(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  void copy_within(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  int device_count() override { return 1; }
-  void synchronize(int) override {}
 };
 
 class FakeCuda : public ::testing::Test {

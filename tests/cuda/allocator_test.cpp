@@ -11,6 +11,7 @@
 #include "kiln.h"
 #include "support/check.h"
 #include "support/errors.h"
+#include "support/host_backend.h"
 
 #ifdef KILN_WITH_CUDA
 #include "cuda/allocator.h"
@@ -169,17 +170,7 @@ TEST(CudaLaunch, ReduceUsesBlocksForLongRowsAndThreadsForColumns) {
 
 #endif  // KILN_WITH_CUDA
 
-// A CUDA backend whose "device" memory is host memory: lets the device checks of the
-// ops be tested on machines without a GPU (no kernel ever runs on it).
-struct HostMemoryBackend final : DeviceBackend {
-  void* allocate(size_t nbytes, int) override { return std::malloc(nbytes > 0 ? nbytes : 1); }
-  void deallocate(void* p, size_t, int) override { std::free(p); }
-  void copy_to_host(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  void copy_from_host(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  void copy_within(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  int device_count() override { return 1; }
-  void synchronize(int) override {}
-};
+using test::HostMemoryBackend;  // support/host_backend.h
 
 // tests/core/device_test.cpp covers add and where; the matrix products check devices
 // in their own place (ops/linalg.cpp), so they get their own test.

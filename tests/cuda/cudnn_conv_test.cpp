@@ -23,6 +23,7 @@
 #include "support/check.h"
 #include "support/cuda.h"
 #include "support/errors.h"
+#include "support/host_backend.h"
 
 namespace kiln {
 namespace {
@@ -53,17 +54,7 @@ TEST(CudaCudnnConv, WrongRankIsAClearError) {
   EXPECT_THAT(msg, HasSubstr("conv2d_cudnn: expected a 4-D input (N, C_in, H, W), got float32[2, 5, 5] on cpu"));
 }
 
-// A CUDA backend whose "device" memory is host memory: CUDA-device tensors on any machine,
-// to reach the availability check (no kernel may run on it).
-struct HostMemoryBackend final : DeviceBackend {
-  void* allocate(size_t nbytes, int) override { return std::malloc(nbytes > 0 ? nbytes : 1); }
-  void deallocate(void* p, size_t, int) override { std::free(p); }
-  void copy_to_host(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  void copy_from_host(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  void copy_within(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  int device_count() override { return 1; }
-  void synchronize(int) override {}
-};
+using test::HostMemoryBackend;  // support/host_backend.h
 
 TEST(CudaCudnnConv, UnavailableIsAClearError) {
 #ifndef KILN_WITH_CUDA

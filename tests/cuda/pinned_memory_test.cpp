@@ -15,6 +15,7 @@
 #include "support/check.h"
 #include "support/cuda.h"
 #include "support/errors.h"
+#include "support/host_backend.h"
 
 #ifdef KILN_WITH_CUDA
 #include "cuda/allocator.h"
@@ -29,17 +30,10 @@ using ::testing::HasSubstr;
 // ---- the Tensor side, over a fake backend: every machine ----
 
 // Host memory as cuda:0, with pinned blocks and "asynchronous" copies (memcpy) counted.
-struct FakePinnedBackend final : DeviceBackend {
+struct FakePinnedBackend final : test::HostMemoryBackend {
   std::set<void*> pinned_live;
   int64_t async_to_host = 0, async_from_host = 0;
   void* last_block = nullptr;
-  void* allocate(size_t nbytes, int) override { return std::malloc(nbytes > 0 ? nbytes : 1); }
-  void deallocate(void* p, size_t, int) override { std::free(p); }
-  void copy_to_host(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  void copy_from_host(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  void copy_within(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  int device_count() override { return 1; }
-  void synchronize(int) override {}
   void* allocate_pinned(size_t nbytes) override {
     void* p = std::malloc(nbytes > 0 ? nbytes : 1);
     pinned_live.insert(p);

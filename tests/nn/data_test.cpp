@@ -22,6 +22,7 @@
 #include "support/check.h"
 #include "support/cuda.h"
 #include "support/errors.h"
+#include "support/host_backend.h"
 
 namespace kiln {
 namespace {
@@ -135,15 +136,8 @@ TEST(DataLoader, ShuffleIsASeededPermutationThatChangesEachEpoch) {
 }
 
 // Host memory as cuda:0 with "pinned" blocks, counted (no kernel runs on it).
-struct PinningBackend final : DeviceBackend {
+struct PinningBackend final : test::HostMemoryBackend {
   std::atomic<int64_t> live_pinned{0};
-  void* allocate(size_t nbytes, int) override { return std::malloc(nbytes > 0 ? nbytes : 1); }
-  void deallocate(void* p, size_t, int) override { std::free(p); }
-  void copy_to_host(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  void copy_from_host(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  void copy_within(void* d, const void* s, size_t n, int) override { std::memcpy(d, s, n); }
-  int device_count() override { return 1; }
-  void synchronize(int) override {}
   void* allocate_pinned(size_t nbytes) override {
     ++live_pinned;
     return std::malloc(nbytes > 0 ? nbytes : 1);
