@@ -54,23 +54,29 @@ bool simd_map(const Tensor& out, const Tensor& x, cpu::SimdUnaryOp op, F f) {
   return true;
 }
 
-// floating_map and numeric_map with float16 and bfloat16 too, for the ops that opt in:
-// f runs in opmath_t<T> (float32 for the 16-bit types) and its result is rounded once.
-template <typename F>
-void floating_half_map(const Tensor& out, const Tensor& x, double a, double b, const char* op, F f) {
-  dispatch_floating_and_half(x.dtype(), op, [&]<typename T>() {
+// floating_map (kNumeric false) and numeric_map (true) with float16 and bfloat16 too, for
+// the ops that opt in: f runs in opmath_t<T> (float32 for the 16-bit types) and its
+// result is rounded once.
+template <bool kNumeric, typename F>
+void half_map(const Tensor& out, const Tensor& x, double a, double b, const char* op, F f) {
+  auto run = [&]<typename T>() {
     using Acc = opmath_t<T>;
     Acc ta = Acc(a), tb = Acc(b);
     cpu::elementwise<T, T>(out, [=](T v) { return T(f(Acc(v), ta, tb)); }, x);
-  });
+  };
+  if constexpr (kNumeric) {
+    dispatch_numeric_and_half(x.dtype(), op, run);
+  } else {
+    dispatch_floating_and_half(x.dtype(), op, run);
+  }
+}
+template <typename F>
+void floating_half_map(const Tensor& out, const Tensor& x, double a, double b, const char* op, F f) {
+  half_map<false>(out, x, a, b, op, f);
 }
 template <typename F>
 void numeric_half_map(const Tensor& out, const Tensor& x, double a, double b, const char* op, F f) {
-  dispatch_numeric_and_half(x.dtype(), op, [&]<typename T>() {
-    using Acc = opmath_t<T>;
-    Acc ta = Acc(a), tb = Acc(b);
-    cpu::elementwise<T, T>(out, [=](T v) { return T(f(Acc(v), ta, tb)); }, x);
-  });
+  half_map<true>(out, x, a, b, op, f);
 }
 
 // bool out[i] = f(x[i]) for any dtype.
