@@ -22,16 +22,21 @@ KILN_DEFINE_STUB(log_softmax_backward_stub, "log_softmax_backward", SoftmaxBackw
 
 namespace {
 
+// The (outer, dim_size, inner) shape the kernels see t as, for `dim` (already wrapped).
+Shape rows_shape(const Tensor& t, int64_t dim) {
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= t.size(d);
+  for (int64_t d = dim + 1; d < t.dim(); ++d) inner *= t.size(d);
+  return {outer, t.dim() == 0 ? 1 : t.size(dim), inner};
+}
+
 // Runs a softmax kernel over `dim` of x (already wrapped); the result has x's shape and
 // is contiguous.
 Tensor run_softmax(const DispatchStub<SoftmaxKernel>& stub, const Tensor& x, int64_t dim, const char* op) {
   KILN_CHECK(x.is_floating_point(), op, ": expected a floating input (float32 or float64), got ", x.meta_str());
-  int64_t outer = 1, inner = 1;
-  int64_t n = x.dim() == 0 ? 1 : x.size(dim);
-  for (int64_t d = 0; d < dim; ++d) outer *= x.size(d);
-  for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.size(d);
+  const Shape rows = rows_shape(x, dim);
   Tensor out = empty(x.shape(), options_of(x));
-  stub(x.device(), out.view({outer, n, inner}), x.contiguous().view({outer, n, inner}));
+  stub(x.device(), out.view(rows), x.contiguous().view(rows));
   return out;
 }
 
@@ -40,13 +45,9 @@ Tensor run_softmax(const DispatchStub<SoftmaxKernel>& stub, const Tensor& x, int
 Tensor run_softmax_backward(const DispatchStub<SoftmaxBackwardKernel>& stub, const Tensor& g, const Tensor& y,
                             int64_t dim) {
   if (GradMode::is_enabled() || !stub.has(y.device().type)) return Tensor();
-  int64_t outer = 1, inner = 1;
-  int64_t n = y.dim() == 0 ? 1 : y.size(dim);
-  for (int64_t d = 0; d < dim; ++d) outer *= y.size(d);
-  for (int64_t d = dim + 1; d < y.dim(); ++d) inner *= y.size(d);
+  const Shape rows = rows_shape(y, dim);
   Tensor dx = empty(y.shape(), options_of(y));
-  stub(y.device(), dx.view({outer, n, inner}), g.contiguous().view({outer, n, inner}),
-       y.contiguous().view({outer, n, inner}));
+  stub(y.device(), dx.view(rows), g.contiguous().view(rows), y.contiguous().view(rows));
   return dx;
 }
 
