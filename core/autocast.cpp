@@ -4,6 +4,10 @@
 
 namespace kiln {
 
+DType default_autocast_dtype(DeviceType device) {
+  return device == DeviceType::CUDA ? DType::Float16 : DType::BFloat16;
+}
+
 namespace {
 
 struct AutocastState {
@@ -11,15 +15,12 @@ struct AutocastState {
   DType dtype;
 };
 
-thread_local AutocastState autocast_state[kNumDeviceTypes] = {{false, DType::BFloat16}, {false, DType::Float16}};
+thread_local AutocastState autocast_state[kNumDeviceTypes] = {{false, default_autocast_dtype(DeviceType::CPU)},
+                                                               {false, default_autocast_dtype(DeviceType::CUDA)}};
 
 AutocastState& state_of(DeviceType device) { return autocast_state[static_cast<int>(device)]; }
 
 }  // namespace
-
-DType default_autocast_dtype(DeviceType device) {
-  return device == DeviceType::CUDA ? DType::Float16 : DType::BFloat16;
-}
 
 bool is_autocast_enabled(DeviceType device) { return state_of(device).enabled; }
 DType get_autocast_dtype(DeviceType device) { return state_of(device).dtype; }
