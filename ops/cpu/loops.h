@@ -70,29 +70,35 @@ LoopPlan<N> make_loop_plan(const std::array<const Tensor*, N>& ops) {
 }
 
 // Calls inner(ptrs, inner_strides, n) over runs of the innermost dim covering
-// [begin, end) of the flat index.
+// [begin, end) of the flat index. The pointers are computed once, at begin, then moved
+// by each dim's stride as the counter ticks: the runs can be short (a transpose of
+// (C, N, L) blocks has runs of L = 4 floats), and the walk costs O(1) per run.
 template <int N, typename Inner>
 void for_each_run(const LoopPlan<N>& p, int64_t begin, int64_t end, Inner&& inner) {
   const int nd = int(p.sizes.size());
   const int64_t inner_size = p.sizes[size_t(nd - 1)];
+  const std::array<int64_t, N>& inner_strides = p.strides[size_t(nd - 1)];
   std::vector<int64_t> idx(size_t(nd), 0);
   int64_t rem = begin;
   for (int d = nd - 1; d >= 0; --d) {
     idx[size_t(d)] = rem % p.sizes[size_t(d)];
     rem /= p.sizes[size_t(d)];
   }
+  std::array<char*, N> ptrs = p.base;
+  for (int d = 0; d < nd; ++d)
+    for (int k = 0; k < N; ++k) ptrs[k] += idx[size_t(d)] * p.strides[size_t(d)][k];
   int64_t pos = begin;
   while (pos < end) {
-    std::array<char*, N> ptrs = p.base;
-    for (int d = 0; d < nd; ++d)
-      for (int k = 0; k < N; ++k) ptrs[k] += idx[size_t(d)] * p.strides[size_t(d)][k];
-    int64_t n = std::min(inner_size - idx[size_t(nd - 1)], end - pos);
-    inner(ptrs, p.strides[size_t(nd - 1)], n);
+    const int64_t n = std::min(inner_size - idx[size_t(nd - 1)], end - pos);
+    inner(ptrs, inner_strides, n);
     pos += n;
     idx[size_t(nd - 1)] += n;
+    for (int k = 0; k < N; ++k) ptrs[k] += n * inner_strides[k];
+    // Carry: a finished dim rewinds to 0 and the next outer one steps.
     for (int d = nd - 1; d > 0 && idx[size_t(d)] == p.sizes[size_t(d)]; --d) {
       idx[size_t(d)] = 0;
       ++idx[size_t(d - 1)];
+      for (int k = 0; k < N; ++k) ptrs[k] += p.strides[size_t(d - 1)][k] - p.sizes[size_t(d)] * p.strides[size_t(d)][k];
     }
   }
 }
