@@ -118,8 +118,12 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
       return add_channel_bias(conv2d_cudnn(x, weight, stride, padding, dilation, groups), bias);
     case ConvPath::CentreTap: {
       // 1x1 in and out: only the tap (ph / dh, pw / dw) meets the pixel, the rest see padding.
-      Tensor tap = weight.narrow(2, padding[0] / dilation[0], 1).narrow(3, padding[1] / dilation[1], 1);
-      Tensor y = mm(x.reshape({n, c_in}), tap.reshape({c_out, c_in}).t());
+      // The tap is one select of the (C_out, C_in, kh kw) view, so its gather forward and
+      // its gradient's scatter backward are each one strided pass over the weight (two
+      // narrows would scatter through two full-size temporaries in runs of kw values).
+      const int64_t tap_index = padding[0] / dilation[0] * kw + padding[1] / dilation[1];
+      Tensor tap = weight.reshape({c_out, c_in, kh * kw}).select(2, tap_index).contiguous();
+      Tensor y = mm(x.reshape({n, c_in}), tap.t());
       return add_channel_bias(y.reshape({n, c_out, 1, 1}), bias);
     }
     case ConvPath::Im2col:

@@ -168,6 +168,20 @@ TEST(Conv2dWinograd, Conv2dPathsAgreeUnderEveryAlgorithmSetting) {
   }
 }
 
+// The centre tap of a non-square kernel with dilation: tap (ph / dh, pw / dw) of (3, 5).
+TEST(Conv2dWinograd, CentreTapOfARectangularKernelMatchesIm2col) {
+  Tensor x = randn({3, 4, 1, 1}, DType::Float64).requires_grad_();
+  Tensor w = randn({5, 4, 3, 5}, DType::Float64).requires_grad_();
+  auto run = [&](ConvAlgo algo) {
+    AlgoScope scope(algo);
+    Tensor y = F::conv2d(x, w, {}, {1, 1}, {2, 2}, {2, 1});
+    TensorList grads = grad({sum(y * y)}, {x, w});
+    return TensorList{y, grads[0], grads[1]};
+  };
+  TensorList want = run(ConvAlgo::Im2col), got = run(ConvAlgo::Auto);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(allclose(got[i], want[i], 1e-12, 1e-12)) << "output " << i;
+}
+
 TEST(Conv2dWinograd, CentreTapPathGradgradcheckF64) {
   Tensor x = randn({2, 3, 1, 1}, DType::Float64).requires_grad_();
   Tensor w = randn({4, 3, 3, 3}, DType::Float64).requires_grad_();
