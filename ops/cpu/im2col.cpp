@@ -3,6 +3,8 @@
 // and the order planes are visited in from the layout (for_each_plane_row). col2im sums
 // overlapping patches, which stay inside one plane, so planes never race.
 #include <algorithm>
+#include <cstdint>
+#include <vector>
 
 #include "core/dispatch.h"
 #include "core/tensor.h"
@@ -12,17 +14,6 @@
 namespace kiln {
 
 namespace {
-
-// The output columns [lo, hi) whose pixel ox * stride + offset lies inside [0, size).
-struct Range {
-  int64_t lo, hi;
-};
-Range inside(int64_t offset, int64_t stride, int64_t size, int64_t out) {
-  int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-  int64_t hi = size - 1 - offset < 0 ? 0 : (size - 1 - offset) / stride + 1;
-  hi = std::min(hi, out);
-  return {std::min(lo, hi), hi};
-}
 
 // Calls f(plane, i, j, row) for every image plane (n, c) = n * C + c and kernel tap
 // (i, j), row being where that tap's column row of the plane starts in cols, split
@@ -55,18 +46,63 @@ void for_each_plane_row(const Tensor& cols, const Im2colGeometry& g, const F& f)
   });
 }
 
+// Note [Small maps in im2col]
+// Row by row, a tap of a plane costs a bounds check, two zero fills and a copy loop per
+// output row, which on the deep layers' small maps (rows of 2, 4 or 8 pixels) costs more
+// than the copying. There, every tap is instead given a table of the pixel each of its L
+// column entries reads (an offset in the plane, or -1 for padding), built once per call:
+// the same for every plane, so a tap of a plane becomes one table-driven loop over L
+// entries. Each entry is still read and written once, and col2im adds into each pixel in
+// the same order, so both paths give the same bits.
+constexpr int64_t kTableMaxRow = 16;       // output rows shorter than this take the tables
+constexpr int64_t kTableMaxEntries = 1 << 16;  // kh kw L, so the tables stay in L1/L2
+
+// The tables of Note [Small maps in im2col], or an empty vector when the rows are long.
+std::vector<int32_t> tap_tables(const Im2colGeometry& g) {
+  const int64_t l = g.out_h * g.out_w;
+  if (g.out_w >= kTableMaxRow || g.kh * g.kw * l > kTableMaxEntries) return {};
+  std::vector<int32_t> table(size_t(g.kh * g.kw * l), -1);
+  for (int64_t i = 0; i < g.kh; ++i) {
+    for (int64_t j = 0; j < g.kw; ++j) {
+      int32_t* t = table.data() + (i * g.kw + j) * l;
+      const int64_t off_w = j * g.dw - g.pw;
+      const StepRange r = steps_inside(off_w, g.sw, g.w, g.out_w);
+      for (int64_t oy = 0; oy < g.out_h; ++oy) {
+        const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+        if (iy < 0 || iy >= g.h) continue;
+        for (int64_t ox = r.lo; ox < r.hi; ++ox) t[oy * g.out_w + ox] = int32_t(iy * g.w + ox * g.sw + off_w);
+      }
+    }
+  }
+  return table;
+}
+
 // x: (N, C, H, W) -> cols: (N, C * kh * kw, out_h * out_w).
 void im2col_forward_cpu(const Tensor& cols, const Tensor& x, const IntList& kernel, const IntList& dilation,
                         const IntList& padding, const IntList& stride) {
   Im2colGeometry g = im2col_geometry(x.shape(), kernel, dilation, padding, stride);
+  const std::vector<int32_t> tables = tap_tables(g);
   dispatch_floating_and_half(x.dtype(), "im2col", [&]<typename T>() {
     const T* xp = x.data_ptr<T>();
     T* cp = cols.data_ptr<T>();
+    if (!tables.empty()) {
+      const int64_t l = g.out_h * g.out_w;
+      for_each_plane_row(cols, g, [&](int64_t plane, int64_t i, int64_t j, int64_t row_start) {
+        const T* img = xp + plane * g.h * g.w;
+        const int32_t* t = tables.data() + (i * g.kw + j) * l;
+        T* row = cp + row_start;
+        for (int64_t e = 0; e < l; ++e) {
+          const T v = img[t[e] < 0 ? 0 : t[e]];  // a select, not a branch
+          row[e] = t[e] < 0 ? T(0) : v;
+        }
+      });
+      return;
+    }
     for_each_plane_row(cols, g, [&](int64_t plane, int64_t i, int64_t j, int64_t row_start) {
       const T* img = xp + plane * g.h * g.w;
       T* row = cp + row_start;
       int64_t off_w = j * g.dw - g.pw;
-      Range r = inside(off_w, g.sw, g.w, g.out_w);
+      const StepRange r = steps_inside(off_w, g.sw, g.w, g.out_w);
       for (int64_t oy = 0; oy < g.out_h; ++oy) {
         T* dst = row + oy * g.out_w;
         int64_t iy = oy * g.sh - g.ph + i * g.dh;
@@ -88,14 +124,26 @@ void im2col_forward_cpu(const Tensor& cols, const Tensor& x, const IntList& kern
 void col2im_forward_cpu(const Tensor& x, const Tensor& cols, const IntList& kernel, const IntList& dilation,
                         const IntList& padding, const IntList& stride) {
   Im2colGeometry g = im2col_geometry(x.shape(), kernel, dilation, padding, stride);
+  const std::vector<int32_t> tables = tap_tables(g);
   dispatch_floating_and_half(x.dtype(), "col2im", [&]<typename T>() {
     T* xp = x.data_ptr<T>();
     const T* cp = cols.data_ptr<T>();
+    if (!tables.empty()) {
+      const int64_t l = g.out_h * g.out_w;
+      for_each_plane_row(cols, g, [&](int64_t plane, int64_t i, int64_t j, int64_t row_start) {
+        T* img = xp + plane * g.h * g.w;
+        const int32_t* t = tables.data() + (i * g.kw + j) * l;
+        const T* row = cp + row_start;
+        for (int64_t e = 0; e < l; ++e)
+          if (t[e] >= 0) img[t[e]] += row[e];
+      });
+      return;
+    }
     for_each_plane_row(cols, g, [&](int64_t plane, int64_t i, int64_t j, int64_t row_start) {
       T* img = xp + plane * g.h * g.w;
       const T* row = cp + row_start;
       int64_t off_w = j * g.dw - g.pw;
-      Range r = inside(off_w, g.sw, g.w, g.out_w);
+      const StepRange r = steps_inside(off_w, g.sw, g.w, g.out_w);
       for (int64_t oy = 0; oy < g.out_h; ++oy) {
         int64_t iy = oy * g.sh - g.ph + i * g.dh;
         if (iy < 0 || iy >= g.h) continue;

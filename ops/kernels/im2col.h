@@ -16,6 +16,19 @@ struct Im2colGeometry {
   int64_t planes, channels, h, w, kh, kw, dh, dw, ph, pw, sh, sw, out_h, out_w;
 };
 
+// The steps t in [lo, hi) of [0, count) whose position offset + t * step lies inside
+// [0, size): the output columns of one kernel tap that read pixels (step = stride), or
+// the taps of one window that do (step = dilation). Empty ranges have lo == hi.
+struct StepRange {
+  int64_t lo, hi;
+};
+inline StepRange steps_inside(int64_t offset, int64_t step, int64_t size, int64_t count) {
+  const int64_t lo = offset >= 0 ? 0 : (-offset + step - 1) / step;
+  int64_t hi = size - 1 - offset < 0 ? 0 : (size - 1 - offset) / step + 1;
+  hi = hi < count ? hi : count;
+  return {lo < hi ? lo : hi, hi};
+}
+
 // image: (N, C, H, W); k, d, p, s: kernel, dilation, padding, stride as (h, w) pairs.
 inline Im2colGeometry im2col_geometry(const Shape& image, const IntList& k, const IntList& d, const IntList& p,
                                       const IntList& s) {

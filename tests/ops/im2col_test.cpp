@@ -83,6 +83,48 @@ TEST(Im2col, DoubleBackward) {
 }
 
 // im2col_batch holds the same entries as im2col with the batch moved into the columns,
+// Both CPU paths (Note [Small maps in im2col]): output rows shorter than 16 take the
+// tap tables, longer ones the row loop. Each against patches gathered one pixel at a
+// time, and col2im against the adjoint sum built the same way.
+TEST(Im2col, TablePathAndRowPathMatchNaivePatches) {
+  struct Case {
+    Shape x;
+    IntList k, d, p, s;
+  };
+  const Case cases[] = {{{2, 3, 4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},     // table
+                        {{2, 2, 7, 9}, {2, 3}, {2, 1}, {1, 2}, {2, 3}},     // table, every feature
+                        {{2, 3, 5, 40}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},    // rows (out_w 40)
+                        {{1, 2, 6, 37}, {3, 2}, {1, 2}, {2, 1}, {2, 1}}};   // rows, every feature
+  for (const Case& c : cases) {
+    Tensor x = randn(c.x, kFloat64);
+    Tensor cols = im2col(x, c.k, c.d, c.p, c.s);
+    const int64_t n = c.x[0], ch = c.x[1], h = c.x[2], w = c.x[3];
+    const int64_t oh = (h + 2 * c.p[0] - c.d[0] * (c.k[0] - 1) - 1) / c.s[0] + 1;
+    const int64_t ow = (w + 2 * c.p[1] - c.d[1] * (c.k[1] - 1) - 1) / c.s[1] + 1;
+    ASSERT_EQ(cols.shape(), (Shape{n, ch * c.k[0] * c.k[1], oh * ow}));
+    Tensor g = randn(cols.shape(), kFloat64);
+    std::vector<double> want(size_t(cols.numel())), want_x(size_t(x.numel()), 0.0);
+    const double* xp = x.data_ptr<double>();
+    const double* gp = g.data_ptr<double>();
+    int64_t e = 0;
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t cc = 0; cc < ch; ++cc)
+        for (int64_t i = 0; i < c.k[0]; ++i)
+          for (int64_t j = 0; j < c.k[1]; ++j)
+            for (int64_t oy = 0; oy < oh; ++oy)
+              for (int64_t ox = 0; ox < ow; ++ox, ++e) {
+                const int64_t iy = oy * c.s[0] - c.p[0] + i * c.d[0], ix = ox * c.s[1] - c.p[1] + j * c.d[1];
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                const int64_t pixel = ((b * ch + cc) * h + iy) * w + ix;
+                want[size_t(e)] = xp[pixel];
+                want_x[size_t(pixel)] += gp[e];
+              }
+    EXPECT_EQ(cols.to_vector<double>(), want) << c.x;
+    Tensor folded = col2im(g, {h, w}, c.k, c.d, c.p, c.s);
+    EXPECT_TRUE(allclose(folded, tensor<double>(want_x).reshape(c.x), 1e-12, 1e-12)) << c.x;
+  }
+}
+
 // (N, K, L) -> (K, N L); col2im_batch undoes it like col2im. Geometries with every
 // feature, odd and prime sizes, a single image, and planes above the parallel grain.
 TEST(Im2col, BatchLayoutMatchesPerImageLayout) {
