@@ -18,6 +18,7 @@
 #include "ops/norm.h"
 #include "ops/optim.h"
 #include "ops/random.h"
+#include "ops/pool.h"
 #include "ops/reduce.h"
 #include "ops/rnn.h"
 #include "ops/unary.h"

@@ -15,6 +15,7 @@
 #include "ops/im2col.h"
 #include "ops/index.h"
 #include "ops/linalg.h"
+#include "ops/pool.h"
 #include "ops/reduce.h"
 #include "ops/view.h"
 
@@ -236,20 +237,10 @@ void check_pool_args(const IntList& kernel, const IntList& stride, const IntList
 
 Tensor max_pool2d(const Tensor& x, const IntList& kernel, IntList stride, const IntList& padding,
                   const IntList& dilation) {
-  if (stride.empty()) stride = kernel;
-  check_pool_args(kernel, stride, padding, "max_pool2d");
-  check_pair(dilation, "max_pool2d", "dilation", 1);
   bool unbatched = false;
   Tensor xb = as_batched(x, "max_pool2d", unbatched);
-  // Pad with -inf so that padding never wins a window.
-  if (padding[0] > 0 || padding[1] > 0)
-    xb = pad(xb, {padding[1], padding[1], padding[0], padding[0]}, "constant",
-             -std::numeric_limits<double>::infinity());
-  int64_t oh = 0, ow = 0;
-  Tensor win = windows(xb, kernel, stride, {0, 0}, dilation, oh, ow);
-  KILN_CHECK(oh > 0 && ow > 0, "max_pool2d: kernel ", kernel, " does not fit in ", x.meta_str());
-  // The gradient goes to the first maximum of each window, as in PyTorch.
-  Tensor y = max(win, 2).values.reshape({xb.size(0), xb.size(1), oh, ow});
+  // One fused op (ops/pool.h); the gradient goes to the first maximum of each window, as in PyTorch.
+  Tensor y = max_pool2d_with_indices(xb, kernel, stride, padding, dilation).values;
   return unbatched ? y.squeeze(0) : y;
 }
 

@@ -42,6 +42,22 @@ const OpTable& nn_ops() {
       {"max_pool2d.basic", [](const TensorList& x) { return one(F::max_pool2d(x[0], {2, 2})); }},
       {"max_pool2d.stride_pad", [](const TensorList& x) { return one(F::max_pool2d(x[0], {3, 3}, {2, 2}, {1, 1})); }},
       {"max_pool2d.unbatched", [](const TensorList& x) { return one(F::max_pool2d(x[0], {2, 3})); }},
+      {"max_pool2d.resnet_stem", [](const TensorList& x) { return one(F::max_pool2d(x[0], {3, 3}, {2, 2}, {1, 1})); }},
+      {"max_pool2d_with_indices.overlap",
+       [](const TensorList& x) {
+         ValuesIndices r = max_pool2d_with_indices(x[0], {3, 3}, {1, 1}, {1, 1});
+         return TensorList{r.values, r.indices};
+       }},
+      {"max_pool2d_with_indices.dilation_rect",
+       [](const TensorList& x) {
+         ValuesIndices r = max_pool2d_with_indices(x[0], {2, 3}, {2, 1}, {1, 1}, {2, 1});
+         return TensorList{r.values, r.indices};
+       }},
+      {"max_pool2d_with_indices.f64",
+       [](const TensorList& x) {
+         ValuesIndices r = max_pool2d_with_indices(x[0], {2, 2}, {1, 1});
+         return TensorList{r.values, r.indices};
+       }},
       {"max_pool1d.basic", [](const TensorList& x) { return one(F::max_pool1d(x[0], 3, 2)); }},
       {"avg_pool2d.basic", [](const TensorList& x) { return one(F::avg_pool2d(x[0], {2, 2})); }},
       {"avg_pool2d.stride_pad", [](const TensorList& x) { return one(F::avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1})); }},
