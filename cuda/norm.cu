@@ -6,6 +6,7 @@
 
 #include "core/dispatch.h"
 #include "core/tensor.h"
+#include "cuda/block_reduce.cuh"
 #include "cuda/math.cuh"
 #include "cuda/runtime.h"
 #include "ops/kernels/norm.h"
@@ -25,24 +26,6 @@ namespace {
 constexpr int kRowThreads = 256;                 // a multiple of 32, at most 32 warps
 constexpr int kColTile = 32, kColRowGroups = 8;  // layer_norm_backward_params_kernel1's block
 
-// The sum of v over the block; every thread gets it. `scratch` holds 33 doubles; the
-// block must call this uniformly (it synchronises).
-__device__ double block_sum(double v, double* scratch) {
-  for (int off = 16; off > 0; off /= 2) v += __shfl_down_sync(0xffffffffu, v, off);
-  const int lane = int(threadIdx.x) % 32, warp = int(threadIdx.x) / 32, warps = int(blockDim.x) / 32;
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < warps ? scratch[lane] : 0.0;
-    for (int off = 16; off > 0; off /= 2) v += __shfl_down_sync(0xffffffffu, v, off);
-    if (lane == 0) scratch[32] = v;
-  }
-  __syncthreads();
-  const double total = scratch[32];
-  __syncthreads();  // scratch may be reused by the next call
-  return total;
-}
-
 // x, y: (rows, cols); mean, rstd: (rows); weight, bias: (cols) or nullptr. A block per
 // row, looping grid-stride over rows (the loop bound is uniform across the block).
 template <typename T>
@@ -53,10 +36,10 @@ __global__ void layer_norm_forward_kernel1(T* y, T* mean, T* rstd, const T* x, c
     const T* row = x + r * cols;
     double s = 0;
     for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) s += double(row[j]);
-    const double mu = block_sum(s, scratch) / double(cols);
+    const double mu = cuda::block_sum(s, scratch) / double(cols);
     double ss = 0;
     for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) ss += (double(row[j]) - mu) * (double(row[j]) - mu);
-    const double inv = 1.0 / ::sqrt(block_sum(ss, scratch) / double(cols) + eps);
+    const double inv = 1.0 / ::sqrt(cuda::block_sum(ss, scratch) / double(cols) + eps);
     if (threadIdx.x == 0) {
       mean[r] = T(mu);
       rstd[r] = T(inv);
@@ -102,8 +85,8 @@ __global__ void layer_norm_backward_input_kernel1(T* dx, const T* dy, const T* x
       sum_dxh += dxh;
       sum_dxh_xhat += dxh * xhat;
     }
-    const double mean_dxh = block_sum(sum_dxh, scratch) / double(cols);
-    const double mean_dxh_xhat = block_sum(sum_dxh_xhat, scratch) / double(cols);
+    const double mean_dxh = cuda::block_sum(sum_dxh, scratch) / double(cols);
+    const double mean_dxh_xhat = cuda::block_sum(sum_dxh_xhat, scratch) / double(cols);
     T* out = dx + r * cols;
     for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
       const double xhat = (double(row[j]) - m) * v, dxh = double(g[j]) * (weight ? double(weight[j]) : 1.0);

@@ -38,9 +38,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   for (const Tensor* t : {&running_mean, &running_var, &weight, &bias})
     KILN_CHECK(!t->defined() || (t->dim() == 1 && t->size(0) == c), "batch_norm: expected per-channel tensors of "
                "shape [", c, "] for input ", x.meta_str(), ", got ", t->meta_str());
-  // On the CPU the fused op (ops/norm.h); elsewhere, and for the 16-bit floats, the
-  // composite below.
-  if (x.device().is_cpu() && (x.dtype() == kFloat32 || x.dtype() == kFloat64)) {
+  // The fused op (ops/norm.h) on the CPU and CUDA; for the 16-bit floats the composite
+  // below.
+  if ((x.device().is_cpu() || x.device().is_cuda()) && (x.dtype() == kFloat32 || x.dtype() == kFloat64)) {
     if (!training)
       KILN_CHECK(running_mean.defined() && running_var.defined(),
                  "batch_norm: running_mean and running_var are needed when not training");
