@@ -1,6 +1,6 @@
-// Single ops side by side with libtorch: matmul, conv2d, softmax, layer_norm, batch_norm and a
-// 2-layer LSTM, forward only (fwd) and forward + backward (fwdbwd), on the shapes the
-// training benchmarks (bench/train_bench.cpp) spend their time in. Pairing as in
+// Single ops side by side with libtorch: matmul, conv2d, softmax, layer_norm, batch_norm,
+// max_pool2d and a 2-layer LSTM, forward only (fwd) and forward + backward (fwdbwd), on
+// the shapes the training benchmarks (bench/train_bench.cpp) spend their time in. Pairing as in
 // bench/paired.h; the peer is bench/peers/torch_ops.cpp. Run:
 //   build/release/bench/kiln_bench --benchmark_filter=Ops/
 #include <benchmark/benchmark.h>
@@ -135,6 +135,18 @@ void BM_BatchNorm(benchmark::State& state, bool backward, int64_t batch, int64_t
   run_op(state, op, peer, "GB/s", (backward ? 8 : 3) * 4.0 * double(batch * channels * size * size));
 }
 
+// ResNet's stem max pooling (3x3, stride 2, padding 1) on (batch, channels, size, size)
+// float32: the forward reads x and writes the values and int64 indices (3 floats' worth per
+// output), the backward reads dy and the indices and writes dx.
+void BM_MaxPool2d(benchmark::State& state, bool backward, int64_t batch, int64_t channels, int64_t size) {
+  manual_seed(0);
+  Tensor x = randn({batch, channels, size, size});
+  KilnOp op({x}, [x] { return nn::functional::max_pool2d(x, {3, 3}, {2, 2}, {1, 1}); }, backward);
+  Peer peer = KILN_OPS_PEER(max_pool2d(batch, channels, size, backward));
+  const double in = double(batch * channels * size * size), out = in / 4;
+  run_op(state, op, peer, "GB/s", 4.0 * (in + 3 * out + (backward ? in + 4 * out : 0)));
+}
+
 // nn::LSTM over x: (seq, batch, input). Flops counted for the gate GEMMs only, per step
 // and layer 2 batch 4h (in + h), backward twice that.
 void BM_Lstm(benchmark::State& state, bool backward, int64_t seq, int64_t batch, int64_t input, int64_t hidden,
@@ -188,6 +200,8 @@ int register_all() {
   // ResNet-18's batch norms at batch 32 on 32x32 images: full size, and stage 1 (8x8).
   add("batch_norm", "n32_c64_32x32", BM_BatchNorm, 32, 64, 32);
   add("batch_norm", "n32_c64_8x8", BM_BatchNorm, 32, 64, 8);
+  // ResNet-18's stem pooling at batch 32 on 32x32 images.
+  add("max_pool2d", "n32_c64_16x16", BM_MaxPool2d, 32, 64, 16);
   // The training benchmark's LSTM: 2 layers, hidden 128, input 32, 60 steps, batch 64.
   add("lstm", "l2_h128_i32_t60_b64", BM_Lstm, 60, 64, 32, 128, 2);
   return 0;

@@ -83,6 +83,13 @@ std::unique_ptr<Op> batch_norm(int64_t batch, int64_t channels, int64_t size, bo
       backward);
 }
 
+std::unique_ptr<Op> max_pool2d(int64_t batch, int64_t channels, int64_t size, bool backward) {
+  torch::manual_seed(0);
+  torch::Tensor x = torch::randn({batch, channels, size, size});
+  return std::make_unique<ClosureOp>(
+      std::vector{x}, [x] { return torch::max_pool2d(x, {3, 3}, {2, 2}, {1, 1}); }, backward);
+}
+
 std::unique_ptr<Op> lstm(int64_t seq, int64_t batch, int64_t input, int64_t hidden, int64_t layers, bool backward) {
   torch::manual_seed(0);
   torch::nn::LSTM layer(torch::nn::LSTMOptions(input, hidden).num_layers(layers));

@@ -34,6 +34,9 @@ std::unique_ptr<Op> layer_norm(int64_t rows, int64_t cols, bool backward);
 // Training-mode batch norm on (batch, channels, size, size) with weight and bias and
 // running statistics (momentum 0.1, eps 1e-5); x, weight and bias get gradients.
 std::unique_ptr<Op> batch_norm(int64_t batch, int64_t channels, int64_t size, bool backward);
+// max_pool2d(kernel 3, stride 2, padding 1) on (batch, channels, size, size), ResNet's
+// stem pooling; x gets a gradient.
+std::unique_ptr<Op> max_pool2d(int64_t batch, int64_t channels, int64_t size, bool backward);
 // torch::nn::LSTM(input, hidden, num_layers = layers) on x: (seq, batch, input), zero
 // initial state; the output sequence is the result, the parameters get gradients (x,
 // being data, does not).
