@@ -53,19 +53,24 @@ void synchronize(Device device);
 // storage is pinned, and views share that. Pinned memory is what lets a copy between
 // host and device run asynchronously, by DMA, while the host goes on:
 //   - to(cuda, non_blocking=true) from a pinned, contiguous CPU tensor queues the copy
-//     on kiln's stream and returns at once. Kernels queued after it on that stream see
-//     the copied data, so the result can be used right away by kiln ops. The host must
-//     not write to the pinned source until the copy has completed (synchronize(), or
-//     later work on the stream that the host waited for).
+//     (cudaMemcpyAsync) on kiln's stream of the target device (Note [CUDA streams] in
+//     cuda/runtime.h) and returns at once. Every kiln kernel on that device is queued
+//     on the same stream after it and so sees the copied data: the result can be used
+//     right away by kiln ops. The host must not write to the pinned source until the
+//     copy has completed (synchronize(), or a later blocking copy from the device,
+//     which waits for the stream).
 //   - to(cpu, non_blocking=true) from a CUDA tensor returns a tensor in new pinned
 //     memory whose contents are NOT there yet: call synchronize(device) before reading
 //     it on the host (item(), to_vector(), printing, any CPU op), as in PyTorch.
 //   - Anywhere else (a pageable or non-contiguous host side, CPU to CPU, a source that
 //     requires grad while grad mode is on) non_blocking is ignored: the copy is the
-//     ordinary synchronous one, as PyTorch falls back to.
+//     ordinary synchronous one, as PyTorch falls back to. A synchronous copy is queued
+//     on the same stream and then waited for (cudaStreamSynchronize), so it returns
+//     with the data in place and the host buffer free to reuse.
 // Freeing a pinned tensor while its copy is still queued is safe: the allocator records
-// an event after each queued copy, and a freed block is not handed out again until its
-// events have completed (as PyTorch's caching host allocator does). Pinning costs a
+// an event on the stream after each queued copy, and a freed block is not handed out
+// again until its events have completed (as PyTorch's caching host allocator does;
+// Note [CUDA caching host allocator] in cuda/allocator.h). Pinning costs a
 // copy and page-locked memory is a scarce resource of the OS: pin the buffers that are
 // copied repeatedly (a data loader's batches), not everything.
 

@@ -27,9 +27,19 @@ namespace kiln::cuda {
 //   - when the raw allocator reports out-of-memory, the cache of that device is
 //     returned to the driver and the request retried once; a second failure is an
 //     error naming the requested size and the device's statistics.
-// Reusing a block is safe without events because every kernel and copy of a device
-// runs on one stream (see Note [CUDA streams] in cuda/runtime.h): work that used the
-// block before it was freed is ordered before work that uses it after.
+// Reusing a block is safe without events because all of kiln's GPU work on a device
+// (kernels, copies, memsets, cuBLAS and cuDNN calls) is queued on one stream, kiln's
+// non-blocking stream of that device (see Note [CUDA streams] in cuda/runtime.h): a
+// tensor is freed on the host once the last work using it is queued, the next owner
+// of the block can only queue its work after that, on the same stream, so the stream
+// runs the old user's work to completion before the new user's starts. This holds for
+// any number of host threads, since they all queue on the one stream. It would NOT
+// hold for a block used on another stream (a second kiln stream, or a user's stream
+// reading a kiln tensor): that use would need an event recorded on its stream and
+// waited for before the block went back to the cache (PyTorch's record_stream), which
+// kiln does not have; see the rules in Note [CUDA streams]. Returning blocks to the
+// driver (empty_cache, the out-of-memory retry) waits for the device first, since
+// cudaFree is not ordered with the stream.
 
 // The raw device allocator beneath the cache (cudaMalloc/cudaFree on a GPU, a counting
 // fake in the tests). allocate returns nullptr when the device is out of memory and throws
@@ -92,13 +102,15 @@ class CachingAllocator {
 // copy; see Note [Pinned memory and non_blocking copies] in core/storage.h) comes from
 // cudaHostAlloc, which is slower still than cudaMalloc (it page-locks every page), so
 // freed blocks are cached by size class (round_size) like device blocks. One rule makes
-// the host cache different: a copy queued with cudaMemcpyAsync reads or writes the
-// block after the host has moved on, and the host may free the tensor before the copy
-// has run. So every queued copy records an event on the block (record_use, after the
-// copy is queued), and a freed block whose events have not all completed waits in a
-// pending list; allocate() first moves the pending blocks whose events have completed
-// to the free lists. A block is never handed out while a copy on it may still run.
-// This is what PyTorch's CachingHostAllocator does.
+// the host cache different: a copy queued with cudaMemcpyAsync on kiln's stream of the
+// device (Note [CUDA streams]) reads or writes the block after the host has moved on,
+// and the host may free the tensor before the copy has run. The stream cannot order
+// this (the host is the other party), so every queued copy records an event on that
+// stream for the block (record_use, after the copy is queued; an event completes when
+// the work queued before it has), and a freed block whose events have not all
+// completed waits in a pending list; allocate() first moves the pending blocks whose
+// events have completed to the free lists. A block is never handed out while a copy on
+// it may still run. This is what PyTorch's CachingHostAllocator does.
 
 // The raw calls beneath the host cache (cudaHostAlloc/cudaFreeHost and cudaEvent* on a
 // GPU, a fake in the tests). allocate returns nullptr when out of memory and throws
@@ -107,7 +119,8 @@ struct RawHostAllocator {
   virtual ~RawHostAllocator() = default;
   virtual void* allocate(size_t nbytes) = 0;
   virtual void release(void* ptr, size_t nbytes) = 0;
-  // An event recorded on `device`'s stream after the work queued so far.
+  // An event recorded on kiln's stream of `device` (stream_for) after the work queued
+  // on it so far.
   virtual void* record_event(int device) = 0;
   // Whether the work queued before the event has completed.
   virtual bool event_completed(void* event) = 0;

@@ -16,8 +16,9 @@ namespace {
 // Note [cuDNN convolution]
 // conv2d on a GPU goes through cuDNN's convolution API (cudnnConvolutionForward,
 // BackwardData, BackwardFilter; in cuDNN 9's libcudnn_cnn), NCHW, with:
-//   - one cuDNN handle per device, created at first use and bound to kiln's stream, so
-//     cuDNN's kernels are ordered with kiln's (Note [CUDA streams]);
+//   - one cuDNN handle per device, created at first use and bound to kiln's stream of
+//     that device (cudnnSetStream), so cuDNN's kernels are ordered with kiln's (Note
+//     [CUDA streams]);
 //   - FMA math for float32: no TF32 tensor cores, so results agree with the CPU's
 //     im2col + GEMM to float32 rounding, as kiln's cuBLAS calls do (PyTorch's default,
 //     torch.backends.cudnn.allow_tf32 = True, trades ~3 decimal digits for speed);
@@ -30,7 +31,8 @@ namespace {
 //     algorithm, cudnn.benchmark = True) is not used: it allocates outside kiln's
 //     caching allocator and costs seconds per new shape;
 //   - the workspace from kiln's caching allocator (cuda::Workspace), returned to the
-//     cache right after the call is queued, which the single stream makes safe.
+//     cache right after the call is queued, which is safe because the next user of the
+//     block is queued on the same stream (Note [CUDA caching allocator]).
 // Backward filter's algorithms may accumulate with atomics, so dw can differ in the
 // last bits from run to run (PyTorch's cudnn.deterministic = False).
 constexpr size_t kMaxWorkspace = size_t(1) << 30;  // 1 GiB

@@ -70,7 +70,8 @@ void fill_forward_cuda(const Tensor& dst, double value) {
   auto cfg = cuda::launch_config_1d(n);
   StridedIndex ix = make_index(dst, nullptr);
   dispatch_all(dst.dtype(), [&]<typename T>() {
-    fill_kernel1<T><<<cfg.blocks, cfg.threads>>>(static_cast<T*>(dst.raw_data()), ix, n, static_cast<T>(value));
+    fill_kernel1<T><<<cfg.blocks, cfg.threads, 0, cuda::stream_for(dst.device().index)>>>(
+        static_cast<T*>(dst.raw_data()), ix, n, static_cast<T>(value));
   });
   KILN_CUDA_CHECK(cudaGetLastError());
 }
@@ -83,8 +84,8 @@ void copy_forward_cuda(const Tensor& dst, const Tensor& src) {
   StridedIndex ix = make_index(dst, &src);
   dispatch_all(dst.dtype(), [&]<typename D>() {
     dispatch_all(src.dtype(), [&]<typename S>() {
-      copy_kernel1<D, S><<<cfg.blocks, cfg.threads>>>(static_cast<D*>(dst.raw_data()),
-                                                      static_cast<const S*>(src.raw_data()), ix, n);
+      copy_kernel1<D, S><<<cfg.blocks, cfg.threads, 0, cuda::stream_for(dst.device().index)>>>(
+          static_cast<D*>(dst.raw_data()), static_cast<const S*>(src.raw_data()), ix, n);
     });
   });
   KILN_CUDA_CHECK(cudaGetLastError());

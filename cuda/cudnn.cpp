@@ -3,10 +3,9 @@
 #include "cuda/cudnn.h"
 
 #include <climits>
-#include <mutex>
-#include <vector>
 
 #include "cuda/allocator.h"
+#include "cuda/per_device.h"
 
 namespace kiln::cuda {
 
@@ -20,18 +19,18 @@ int as_int(int64_t v, const char* what) {
 }  // namespace
 
 cudnnHandle_t cudnn_handle(int device) {
-  static std::mutex mutex;
-  static std::vector<cudnnHandle_t> handles;  // never destroyed, like the backend
-  std::lock_guard<std::mutex> lock(mutex);
-  KILN_CUDA_CHECK(cudaSetDevice(device));
-  if (size_t(device) >= handles.size()) handles.resize(size_t(device) + 1, nullptr);
-  if (handles[size_t(device)] == nullptr) {
+  static PerDevice<cudnnHandle_t>* handles = new PerDevice<cudnnHandle_t>([](int d) {  // never destroyed
+    KILN_CUDA_CHECK(cudaSetDevice(d));
+    const cudaStream_t stream = stream_for(d);
     cudnnHandle_t handle = nullptr;
     KILN_CUDNN_CHECK(cudnnCreate(&handle));
-    KILN_CUDNN_CHECK(cudnnSetStream(handle, stream_for(device)));
-    handles[size_t(device)] = handle;
-  }
-  return handles[size_t(device)];
+    const cudnnStatus_t status = cudnnSetStream(handle, stream);
+    if (status != CUDNN_STATUS_SUCCESS) cudnnDestroy(handle);
+    KILN_CUDNN_CHECK(status);
+    return handle;
+  });
+  KILN_CUDA_CHECK(cudaSetDevice(device));
+  return handles->get(device);
 }
 
 cudnnDataType_t cudnn_dtype(DType dtype) {

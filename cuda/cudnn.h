@@ -20,9 +20,12 @@
 
 namespace kiln::cuda {
 
-// The cuDNN handle of `device`, created at first use and bound to kiln's stream
-// (Note [CUDA streams]); never destroyed, like the backend. Also makes `device` current.
-// Calls on one handle must not overlap: kiln issues GPU work from one thread at a time.
+// The cuDNN handle of `device`, created at first use (safely from any thread; see
+// cuda/per_device.h) and bound to kiln's stream of the device with cudnnSetStream, so
+// cuDNN's kernels are ordered with kiln's (Note [CUDA streams]); never destroyed, like
+// the backend. Also makes `device` current. One handle per device, not per thread:
+// cuDNN forbids using one handle from two threads at the same time, so kiln's cuDNN
+// calls must come from one thread at a time (all of them go to the one stream anyway).
 cudnnHandle_t cudnn_handle(int device);
 
 // cuDNN's data type for a float32 or float64 tensor.
@@ -71,8 +74,9 @@ class ConvolutionDescriptor {
 };
 
 // Scratch memory for one cuDNN call, from kiln's caching allocator; freed (back to the
-// cache) at scope exit, which is safe before the call has run because every call is on
-// the one stream (Note [CUDA caching allocator]).
+// cache) at scope exit, which is safe before the call has run because the handle's
+// stream is kiln's stream of the device, which every later user of the block is queued
+// on too (Note [CUDA caching allocator]).
 class Workspace {
  public:
   Workspace(size_t nbytes, int device);

@@ -4,14 +4,13 @@
 // ops/kernels/linalg.h and Note [Row-major GEMM through cuBLAS] below.
 #include <algorithm>
 #include <climits>
-#include <mutex>
 #include <type_traits>
-#include <vector>
 
 #include <cublas_v2.h>
 
 #include "core/dispatch.h"
 #include "core/tensor.h"
+#include "cuda/per_device.h"
 #include "cuda/runtime.h"
 #include "ops/kernels/linalg.h"
 
@@ -41,16 +40,24 @@ namespace {
 // and C and float32 compute (CUBLAS_COMPUTE_32F): float32 accumulation and one rounding
 // of each output, as PyTorch's CUDA matmul of those types.
 
+// The cuBLAS handle of `device`, made current: created at first use and bound to kiln's
+// stream of the device (Note [CUDA streams]), so every cuBLAS kernel is ordered with
+// kiln's own; never destroyed (cuda/per_device.h). One handle serves every thread: its
+// stream and math mode are set once, before it is published, and never changed, which
+// is what cuBLAS asks of a shared handle.
 cublasHandle_t handle_for(int device) {
-  static std::mutex mutex;
-  static std::vector<cublasHandle_t> handles;  // never destroyed, like the backend
-  std::lock_guard<std::mutex> lock(mutex);
-  if (size_t(device) >= handles.size()) handles.resize(size_t(device) + 1, nullptr);
-  if (handles[size_t(device)] == nullptr) {
-    KILN_CUBLAS_CHECK(cublasCreate(&handles[size_t(device)]));
-    KILN_CUBLAS_CHECK(cublasSetStream(handles[size_t(device)], cuda::stream_for(device)));
-  }
-  return handles[size_t(device)];
+  static cuda::PerDevice<cublasHandle_t>* handles = new cuda::PerDevice<cublasHandle_t>([](int d) {
+    KILN_CUDA_CHECK(cudaSetDevice(d));
+    const cudaStream_t stream = cuda::stream_for(d);
+    cublasHandle_t handle = nullptr;
+    KILN_CUBLAS_CHECK(cublasCreate(&handle));
+    const cublasStatus_t status = cublasSetStream(handle, stream);
+    if (status != CUBLAS_STATUS_SUCCESS) cublasDestroy(handle);
+    KILN_CUBLAS_CHECK(status);
+    return handle;
+  });
+  KILN_CUDA_CHECK(cudaSetDevice(device));
+  return handles->get(device);
 }
 
 // How cuBLAS reads one operand (rows x cols as the product uses it, row-major or

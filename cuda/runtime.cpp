@@ -1,13 +1,14 @@
 // The CUDA DeviceBackend: allocation through the caching allocator (cuda/allocator.h)
-// over cudaMalloc, copies with cudaMemcpy on the one stream (Note [CUDA streams]),
+// over cudaMalloc, copies queued on each device's kiln stream (Note [CUDA streams]),
 // pinned host memory through the caching host allocator over cudaHostAlloc and the
-// cudaMemcpyAsync copies it allows; registered for DeviceType::CUDA at start-up, so
-// cuda:N tensors work wherever a device exists. Also the launch arithmetic declared in
-// cuda/runtime.h.
+// asynchronous copies it allows; registered for DeviceType::CUDA at start-up, so cuda:N
+// tensors work wherever a device exists. Also the streams themselves, synchronize and
+// the launch arithmetic declared in cuda/runtime.h.
 #include "cuda/runtime.h"
 
 #include "core/storage.h"
 #include "cuda/allocator.h"
+#include "cuda/per_device.h"
 
 namespace kiln::cuda {
 
@@ -30,6 +31,23 @@ const DeviceProbe& probe() {
   return p;
 }
 
+// kiln's stream of `device` (Note [CUDA streams]); the caller's current device is left
+// as it was.
+cudaStream_t create_stream(int device) {
+  // Checked here, so that a bad index is not left behind as CUDA's last error.
+  KILN_CHECK(device < probe().count, "cuda: device cuda:", device, " is not available (", probe().count,
+             " CUDA device(s) found)");
+  int previous = 0;
+  KILN_CUDA_CHECK(cudaGetDevice(&previous));
+  KILN_CUDA_CHECK(cudaSetDevice(device));
+  cudaStream_t stream = nullptr;
+  const cudaError_t status = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+  cudaSetDevice(previous);
+  if (status != cudaSuccess) cudaGetLastError();  // clear it, so the next check_launch reports its own
+  KILN_CUDA_CHECK(status);
+  return stream;
+}
+
 // cudaMalloc/cudaFree beneath the caching allocator.
 struct CudaRawAllocator final : RawAllocator {
   void* allocate(size_t nbytes, int device) override {
@@ -44,8 +62,14 @@ struct CudaRawAllocator final : RawAllocator {
     return p;
   }
   void release(void* ptr, size_t, int device) override {
+    // No throw from a destructor path; a failure here means the context is gone.
     cudaSetDevice(device);
-    cudaFree(ptr);  // no throw from a destructor path; a failure here means the context is gone
+    // Work queued on kiln's stream before the block was cached may still use it, and
+    // cudaFree is not stream-ordered: wait for the device explicitly rather than rely
+    // on cudaFree's implicit synchronisation (release is rare: empty_cache, the
+    // out-of-memory retry).
+    cudaDeviceSynchronize();
+    cudaFree(ptr);
   }
 };
 
@@ -83,17 +107,27 @@ struct CudaBackend final : DeviceBackend {
   void deallocate(void* ptr, size_t nbytes, int device) override {
     device_allocator().deallocate(ptr, nbytes, device);
   }
+  // The blocking copies are queued on kiln's stream, after every kernel that writes the
+  // source, then waited for (Note [CUDA streams]): the host reads dst next (to host),
+  // or may overwrite or free src as soon as this returns (from host: a pinned src is
+  // read by DMA after cudaMemcpyAsync returns, a pageable one is staged before).
   void copy_to_host(void* dst, const void* src, size_t n, int device) override {
     KILN_CUDA_CHECK(cudaSetDevice(device));
-    KILN_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost));
+    const cudaStream_t stream = stream_for(device);
+    KILN_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, stream));
+    KILN_CUDA_CHECK(cudaStreamSynchronize(stream));
   }
   void copy_from_host(void* dst, const void* src, size_t n, int device) override {
     KILN_CUDA_CHECK(cudaSetDevice(device));
-    KILN_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice));
+    const cudaStream_t stream = stream_for(device);
+    KILN_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream));
+    KILN_CUDA_CHECK(cudaStreamSynchronize(stream));
   }
+  // Both ends on the device: ordered by the stream with whatever reads or writes them,
+  // so no wait.
   void copy_within(void* dst, const void* src, size_t n, int device) override {
     KILN_CUDA_CHECK(cudaSetDevice(device));
-    KILN_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToDevice));
+    KILN_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, stream_for(device)));
   }
   int device_count() override { return probe().count; }
   void synchronize(int device) override { cuda::synchronize(device); }
@@ -138,9 +172,15 @@ AllocatorStats host_memory_stats() { return host_allocator().stats(); }
 
 void empty_host_cache() { host_allocator().empty_cache(); }
 
+cudaStream_t stream_for(int device) {
+  static PerDevice<cudaStream_t>* streams = new PerDevice<cudaStream_t>(create_stream);  // never destroyed
+  return streams->get(device);
+}
+
+// Device-wide, not just kiln's stream: see the end of Note [CUDA streams].
 void synchronize(int device) {
   KILN_CUDA_CHECK(cudaSetDevice(device));
-  KILN_CUDA_CHECK(cudaStreamSynchronize(stream_for(device)));
+  KILN_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 void check_launch(const char* kernel) {

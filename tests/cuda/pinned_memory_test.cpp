@@ -3,6 +3,7 @@
 // (every machine), the caching host allocator's bookkeeping over a fake cudaHostAlloc
 // with controllable events (CUDA builds, no GPU needed), and the real round trip on a
 // device (skips without one).
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -294,6 +295,38 @@ TEST(CudaPinnedMemory, NonBlockingRoundTripOnDevice) {
   synchronize(Device::cuda());
   Tensor again = x.pin_memory();
   EXPECT_EQ(again.storage()->data(), block);
+}
+
+// The copy from pinned memory is queued on kiln's stream; the kernels queued after it
+// on the same stream must see its data (Note [CUDA streams]).
+TEST(CudaPinnedMemory, KernelRightAfterANonBlockingCopyFromPinnedMemorySeesItsData) {
+  KILN_REQUIRE_CUDA_DEVICE();
+  const int64_t n = int64_t(1) << 24;  // 64 MB: the DMA is still running when the kernel is queued
+  Tensor p = arange(n).to(kFloat32).pin_memory();
+  Tensor d = p.to(Device::cuda(), /*non_blocking=*/true);
+  Tensor y = d * 2.0 + 1.0;
+  Tensor back = y.to(Device::cpu());
+  const float* got = back.data_ptr<float>();
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < n; ++i) wrong += got[i] != float(2 * i + 1);  // exact: below 2^25
+  EXPECT_EQ(wrong, 0);
+}
+
+// A blocking copy returns with the data in place, so the host may overwrite its source
+// at once, pinned (read by DMA after cudaMemcpyAsync returns) or pageable.
+TEST(CudaPinnedMemory, BlockingCopyFromHostIsCompleteWhenItReturns) {
+  KILN_REQUIRE_CUDA_DEVICE();
+  const int64_t n = int64_t(1) << 24;
+  for (bool pinned : {true, false}) {
+    SCOPED_TRACE(pinned ? "pinned" : "pageable");
+    Tensor h = full({n}, 2.0);
+    if (pinned) h = h.pin_memory();
+    Tensor d = h.to(Device::cuda());
+    std::fill(h.data_ptr<float>(), h.data_ptr<float>() + n, -1.0f);
+    Tensor back = d.to(Device::cpu());
+    const float* got = back.data_ptr<float>();
+    EXPECT_EQ(std::count(got, got + n, 2.0f), n);
+  }
 }
 
 #endif  // KILN_WITH_CUDA
