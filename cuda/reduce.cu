@@ -1,26 +1,21 @@
 // CUDA kernels of the reductions (ops/reduce.cpp): sum (and mean), prod, var, norm,
 // amax/amin, max/min with indices, all/any. x: (outer, reduced, inner) contiguous,
-// out: (outer, inner). Same accumulators and numerics as ops/cpu/reduce.cpp (see
-// Note [Reduction accumulators] there: float32 accumulates in double); the launch
-// shape comes from launch_config_reduce (cuda/runtime.h). See Note [CUDA reductions].
+// out: (outer, inner). The accumulators are the CPU's (ops/kernels/reduce_acc.h, Note
+// [Reduction accumulators]: float32 sums in double); the launch shape comes from
+// launch_config_reduce (cuda/runtime.h). See Note [CUDA reductions].
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <type_traits>
-
-#include <math_constants.h>
 
 #include "core/dispatch.h"
 #include "core/tensor.h"
-#include "cuda/math.cuh"
 #include "cuda/runtime.h"
 #include "ops/kernels/reduce.h"
+#include "ops/kernels/reduce_acc.h"
 
 namespace kiln {
 
 namespace {
-
-namespace m = cuda::math;
 
 // Note [CUDA reductions]
 // Output j = (o, i) reduces x[o, r, i] over r, element r at x + (o * reduced + r) * inner + i.
@@ -30,152 +25,12 @@ namespace m = cuda::math;
 //     memory, in warp 0. Used for long rows.
 //   thread per output (reduce_thread_kernel1): one thread folds r = 0, 1, ... in order,
 //     exactly as the CPU does; neighbouring threads read neighbouring i (coalesced).
-// Accumulators are the CPU's (add, merge), with device methods and no default member
-// initialisers: the starting value is built on the host (it needs infinity for
-// max/min) and passed to the kernel. A thread's elements are not one contiguous range,
-// so ArgExtremumAcc's merge breaks ties by the smaller index, which keeps "the first
-// index of the extremum". Sums of float32, float64, float16 and bfloat16 accumulate in
-// double (the 16-bit ones round once at the end, as on the CPU).
-template <typename T>
-constexpr bool is_float_like_v = std::is_floating_point_v<T> || is_16bit_float_v<T>;
-template <typename T>
-using acc_t = std::conditional_t<is_float_like_v<T>, double, T>;
-
-template <typename T>
-struct SumAcc {
-  acc_t<T> total;
-  __device__ void add(T v, int64_t) { total += acc_t<T>(opmath_t<T>(v)); }
-  __device__ void merge(const SumAcc& o) { total += o.total; }
-};
-
-template <typename T>
-struct ProdAcc {
-  acc_t<T> total;
-  __device__ void add(T v, int64_t) { total *= acc_t<T>(v); }
-  __device__ void merge(const ProdAcc& o) { total *= o.total; }
-};
-
-// Welford's running mean and m2, merged with Chan et al.'s formula (as on the CPU):
-//   add:   n += 1; d = v - mean; mean += d / n; m2 += d (v - mean)
-//   merge: d = mean_b - mean_a; mean = mean_a + d n_b / n; m2 = m2_a + m2_b + d^2 n_a n_b / n
-template <typename T>
-struct VarAcc {
-  double n, mean, m2;
-  __device__ void add(T v, int64_t) {
-    n += 1;
-    double d = double(v) - mean;
-    mean += d / n;
-    m2 += d * (double(v) - mean);
-  }
-  __device__ void merge(const VarAcc& o) {
-    if (o.n == 0) return;
-    if (n == 0) {
-      *this = o;
-      return;
-    }
-    double total = n + o.n;
-    double d = o.mean - mean;
-    mean += d * o.n / total;
-    m2 += o.m2 + d * d * n * o.n / total;
-    n = total;
-  }
-};
-
-enum class NormKind { One, Two, Inf, General };
-
-// sum |x|^p (p = 1, 2, general) or max |x| (p = inf); NaN propagates through the max.
-template <typename T>
-struct NormAcc {
-  NormKind kind;
-  double p;
-  double total;
-  __device__ void add(T v, int64_t) {
-    double a = ::fabs(double(v));
-    switch (kind) {
-      case NormKind::One: total += a; break;
-      case NormKind::Two: total += a * a; break;
-      case NormKind::Inf: total = (m::is_nan(a) || a > total) ? a : total; break;
-      case NormKind::General: total += ::pow(a, p); break;
-    }
-  }
-  __device__ void merge(const NormAcc& o) {
-    if (kind == NormKind::Inf) {
-      total = (m::is_nan(o.total) || o.total > total) ? o.total : total;
-    } else {
-      total += o.total;
-    }
-  }
-  __device__ double norm() const {
-    switch (kind) {
-      case NormKind::One: return total;
-      case NormKind::Two: return ::sqrt(total);
-      case NormKind::Inf: return total;
-      case NormKind::General: break;
-    }
-    return ::pow(total, 1.0 / p);
-  }
-};
-
-// Is v a better extremum than best? NaN beats every number; equal values do not.
-template <typename T, bool kMax>
-__device__ bool better(T v, T best) {
-  if (m::is_nan(v)) return !m::is_nan(best);
-  return kMax ? v > best : v < best;
-}
-
-template <typename T, bool kMax>
-struct ExtremumAcc {
-  T best;  // starts at the identity: -inf/+inf, or the integer extreme
-  __device__ void add(T v, int64_t) {
-    if (better<T, kMax>(v, best)) best = v;
-  }
-  __device__ void merge(const ExtremumAcc& o) { add(o.best, 0); }
-};
-
-template <typename T, bool kMax>
-struct ArgExtremumAcc {
-  T best;
-  int64_t index;  // -1: nothing seen yet
-  __device__ void add(T v, int64_t r) {
-    if (index < 0 || better<T, kMax>(v, best)) {
-      best = v;
-      index = r;
-    }
-  }
-  // Ties (equal values, or both NaN) go to the smaller index.
-  __device__ void merge(const ArgExtremumAcc& o) {
-    if (o.index < 0) return;
-    if (index < 0 || better<T, kMax>(o.best, best) || (!better<T, kMax>(best, o.best) && o.index < index)) {
-      best = o.best;
-      index = o.index;
-    }
-  }
-};
-
-template <typename T>
-struct AllAcc {
-  bool value;
-  __device__ void add(T v, int64_t) { value = value && v != T(0); }
-  __device__ void merge(const AllAcc& o) { value = value && o.value; }
-};
-
-template <typename T>
-struct AnyAcc {
-  bool value;
-  __device__ void add(T v, int64_t) { value = value || v != T(0); }
-  __device__ void merge(const AnyAcc& o) { value = value || o.value; }
-};
-
-// The identity of max/min, built on the host.
-template <typename T, bool kMax>
-T extremum_identity() {
-  using L = std::numeric_limits<T>;
-  if constexpr (L::has_infinity) {
-    return kMax ? -L::infinity() : L::infinity();
-  } else {
-    return kMax ? L::lowest() : L::max();
-  }
-}
+// The accumulators are the CPU's, one definition in ops/kernels/reduce_acc.h (see
+// Note [Reduction accumulators] there); their starting state (Acc{}, the identity) is
+// built on the host and passed to the kernel. A thread's elements are not one
+// contiguous range, so ArgExtremumAcc's merge breaks ties by the smaller index, which
+// keeps "the first index of the extremum". Sums of float32, float64, float16 and
+// bfloat16 accumulate in double (the 16-bit ones round once at the end, as on the CPU).
 
 // An accumulator moved down the warp by `delta` lanes, 32 bits at a time (every
 // accumulator is a few trivially copyable fields).
@@ -287,8 +142,7 @@ struct VarWrite {  // m2 / (n - correction); no degrees of freedom left gives Na
   T* out;
   double correction;
   __device__ void operator()(int64_t j, const VarAcc<T>& a) const {
-    double dof = a.n - correction;
-    out[j] = T(dof > 0 ? a.m2 / dof : CUDART_NAN);
+    out[j] = T(a.variance(correction));
   }
 };
 template <typename T>
@@ -319,21 +173,21 @@ struct BoolWrite {
 // x: (outer, reduced, inner), out: (outer, inner); out = scale * sum_r x[o, r, i].
 void sum_forward_cuda(const Tensor& out, const Tensor& x, double scale) {
   dispatch_numeric_and_half(x.dtype(), "sum", [&]<typename T>() {
-    launch_reduce<T>(x, SumAcc<T>{acc_t<T>(0)}, SumWrite<T>{out.data_ptr<T>(), scale});
+    launch_reduce<T>(x, SumAcc<T>{}, SumWrite<T>{out.data_ptr<T>(), scale});
   });
 }
 
 // out = prod_r x[o, r, i].
 void prod_forward_cuda(const Tensor& out, const Tensor& x, double) {
   dispatch_numeric(x.dtype(), "prod", [&]<typename T>() {
-    launch_reduce<T>(x, ProdAcc<T>{acc_t<T>(1)}, ProdWrite<T>{out.data_ptr<T>()});
+    launch_reduce<T>(x, ProdAcc<T>{}, ProdWrite<T>{out.data_ptr<T>()});
   });
 }
 
 // out = sum_r (x - mean)^2 / (N - correction).
 void var_forward_cuda(const Tensor& out, const Tensor& x, double correction) {
   dispatch_floating(x.dtype(), "var", [&]<typename T>() {
-    launch_reduce<T>(x, VarAcc<T>{0, 0, 0}, VarWrite<T>{out.data_ptr<T>(), correction});
+    launch_reduce<T>(x, VarAcc<T>{}, VarWrite<T>{out.data_ptr<T>(), correction});
   });
 }
 
@@ -349,7 +203,7 @@ void norm_forward_cuda(const Tensor& out, const Tensor& x, double p) {
 template <bool kMax>
 void extremum_forward(const Tensor& out, const Tensor& x, const char* op) {
   dispatch_numeric(x.dtype(), op, [&]<typename T>() {
-    launch_reduce<T>(x, ExtremumAcc<T, kMax>{extremum_identity<T, kMax>()}, ExtremumWrite<T, kMax>{out.data_ptr<T>()});
+    launch_reduce<T>(x, ExtremumAcc<T, kMax>{}, ExtremumWrite<T, kMax>{out.data_ptr<T>()});
   });
 }
 void amax_forward_cuda(const Tensor& out, const Tensor& x, double) { extremum_forward<true>(out, x, "amax"); }
@@ -360,7 +214,7 @@ void amin_forward_cuda(const Tensor& out, const Tensor& x, double) { extremum_fo
 template <bool kMax>
 void arg_extremum_forward(const Tensor& values, const Tensor& indices, const Tensor& x, const char* op) {
   dispatch_numeric(x.dtype(), op, [&]<typename T>() {
-    launch_reduce<T>(x, ArgExtremumAcc<T, kMax>{T(0), -1},
+    launch_reduce<T>(x, ArgExtremumAcc<T, kMax>{},
                      ArgExtremumWrite<T, kMax>{values.data_ptr<T>(), indices.data_ptr<int64_t>()});
   });
 }
@@ -374,12 +228,12 @@ void min_dim_forward_cuda(const Tensor& values, const Tensor& indices, const Ten
 // x of any dtype, out: (outer, inner) bool; nonzero counts as true.
 void all_forward_cuda(const Tensor& out, const Tensor& x, double) {
   dispatch_all(x.dtype(), [&]<typename T>() {
-    launch_reduce<T>(x, AllAcc<T>{true}, BoolWrite<AllAcc<T>>{out.data_ptr<bool>()});
+    launch_reduce<T>(x, AllAcc<T>{}, BoolWrite<AllAcc<T>>{out.data_ptr<bool>()});
   });
 }
 void any_forward_cuda(const Tensor& out, const Tensor& x, double) {
   dispatch_all(x.dtype(), [&]<typename T>() {
-    launch_reduce<T>(x, AnyAcc<T>{false}, BoolWrite<AnyAcc<T>>{out.data_ptr<bool>()});
+    launch_reduce<T>(x, AnyAcc<T>{}, BoolWrite<AnyAcc<T>>{out.data_ptr<bool>()});
   });
 }
 

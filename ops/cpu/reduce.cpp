@@ -1,9 +1,9 @@
 // CPU kernels of the reductions in ops/reduce.cpp: sum (and mean), prod, var, norm,
 // amax/amin, max/min with indices, all/any. Every kernel reads x as (outer, reduced,
 // inner) and writes (outer, inner); reduce_3d below splits that work across threads.
+// The accumulators are shared with CUDA: ops/kernels/reduce_acc.h.
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -11,6 +11,7 @@
 #include "core/tensor.h"
 #include "ops/cpu/parallel.h"
 #include "ops/kernels/reduce.h"
+#include "ops/kernels/reduce_acc.h"
 
 namespace kiln {
 
@@ -21,178 +22,6 @@ constexpr int64_t kReduceGrain = 32768;  // input elements per thread, at least
 // one segment per row, so 256 floats (1 KiB out of every row) ran at a third of the
 // bandwidth of 4096 (16 KiB, with 32 KiB of double accumulators still in L1/L2).
 constexpr int64_t kColumnBlock = 4096;
-
-// Note [Reduction accumulators]
-// A reduction is an accumulator type with
-//   add(v, r)     fold in the element at position r of the reduced dim (in order);
-//   merge(other)  fold in the partial result of a LATER range of the reduced dim;
-// the kernel's write(i, acc) turns the final state into output element i. merge lets a
-// few long rows be split across threads and recombined in order, which keeps
-// max/min's "first index of the maximum" rule.
-//
-// float32 inputs accumulate in double. A float has 24 significant bits: once a running
-// float32 sum is 2^24 times larger than the next addend, that addend is lost entirely
-// (16777216.f + 1.f == 16777216.f), so a float32 running sum of 16M ones stops at 2^24
-// and the error of a plain float32 loop grows like n * 2^-24. In double the same loop
-// errs by about n * 2^-53, far below float32's resolution for any tensor that fits in
-// memory, so the result is the true sum rounded once to float32 (as close as PyTorch's
-// pairwise float32 summation gets, without its bookkeeping).
-// float16 and bfloat16 sums (and means) accumulate in double as well and round once to
-// the 16-bit type: at least as accurate as PyTorch's float32 accumulator for them.
-template <typename T>
-constexpr bool is_float_like_v = std::is_floating_point_v<T> || is_16bit_float_v<T>;
-template <typename T>
-using acc_t = std::conditional_t<is_float_like_v<T>, double, T>;
-
-template <typename T>
-bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return std::isnan(v);
-  } else {
-    return false;
-  }
-}
-
-template <typename T>
-struct SumAcc {
-  acc_t<T> total = 0;
-  void add(T v, int64_t) { total += acc_t<T>(opmath_t<T>(v)); }
-  void merge(const SumAcc& o) { total += o.total; }
-};
-
-template <typename T>
-struct ProdAcc {
-  acc_t<T> total = 1;
-  void add(T v, int64_t) { total *= acc_t<T>(v); }
-  void merge(const ProdAcc& o) { total *= o.total; }
-};
-
-// Welford's running mean and sum of squared deviations (m2), merged with Chan et al.'s
-// formula: one pass, no cancellation of sum(x^2) - n mean^2.
-//   add:   n += 1; d = v - mean; mean += d / n; m2 += d (v - mean)
-//   merge: d = mean_b - mean_a; mean = mean_a + d n_b / n; m2 = m2_a + m2_b + d^2 n_a n_b / n
-template <typename T>
-struct VarAcc {
-  double n = 0, mean = 0, m2 = 0;
-  void add(T v, int64_t) {
-    n += 1;
-    double d = double(v) - mean;
-    mean += d / n;
-    m2 += d * (double(v) - mean);
-  }
-  void merge(const VarAcc& o) {
-    if (o.n == 0) return;
-    if (n == 0) {
-      *this = o;
-      return;
-    }
-    double total = n + o.n;
-    double d = o.mean - mean;
-    mean += d * o.n / total;
-    m2 += o.m2 + d * d * n * o.n / total;
-    n = total;
-  }
-  // var = m2 / (n - correction); no degrees of freedom left gives NaN, as PyTorch.
-  double variance(double correction) const {
-    double dof = n - correction;
-    return dof > 0 ? m2 / dof : std::numeric_limits<double>::quiet_NaN();
-  }
-};
-
-// ||x||_p = (sum |x|^p)^(1/p), with the common p's taken apart: p = 1 sums |x|, p = 2
-// sums squares (one multiply instead of a pow), p = inf takes max |x|.
-enum class NormKind { One, Two, Inf, General };
-
-template <typename T>
-struct NormAcc {
-  NormKind kind = NormKind::Two;
-  double p = 2;
-  double total = 0;  // sum of |x|^p, or max |x| for p = inf
-  void add(T v, int64_t) {
-    double a = std::fabs(double(v));
-    switch (kind) {
-      case NormKind::One: total += a; break;
-      case NormKind::Two: total += a * a; break;
-      case NormKind::Inf: total = (std::isnan(a) || a > total) ? a : total; break;
-      case NormKind::General: total += std::pow(a, p); break;
-    }
-  }
-  void merge(const NormAcc& o) {
-    if (kind == NormKind::Inf) {
-      total = (std::isnan(o.total) || o.total > total) ? o.total : total;
-    } else {
-      total += o.total;
-    }
-  }
-  double norm() const {
-    switch (kind) {
-      case NormKind::One: return total;
-      case NormKind::Two: return std::sqrt(total);
-      case NormKind::Inf: return total;
-      case NormKind::General: break;
-    }
-    return std::pow(total, 1.0 / p);
-  }
-};
-
-// Is v a better extremum than best? NaN beats every number (it propagates, as in
-// PyTorch); between equal values the earlier one stays.
-template <typename T, bool kMax>
-bool better(T v, T best) {
-  if (is_nan(v)) return !is_nan(best);
-  return kMax ? v > best : v < best;
-}
-
-// The identity of max/min: -inf/+inf for floats (so a row of -inf gives -inf), the
-// extreme representable value for integers.
-template <typename T, bool kMax>
-T extremum_identity() {
-  using L = std::numeric_limits<T>;
-  if constexpr (L::has_infinity) {
-    return kMax ? -L::infinity() : L::infinity();
-  } else {
-    return kMax ? L::lowest() : L::max();
-  }
-}
-
-template <typename T, bool kMax>
-struct ExtremumAcc {
-  T best = extremum_identity<T, kMax>();
-  void add(T v, int64_t) {
-    if (better<T, kMax>(v, best)) best = v;
-  }
-  void merge(const ExtremumAcc& o) { add(o.best, 0); }
-};
-
-// Like ExtremumAcc, and remembers where: the first index of the extremum.
-template <typename T, bool kMax>
-struct ArgExtremumAcc {
-  T best{};
-  int64_t index = -1;  // -1: nothing seen yet
-  void add(T v, int64_t r) {
-    if (index < 0 || better<T, kMax>(v, best)) {
-      best = v;
-      index = r;
-    }
-  }
-  void merge(const ArgExtremumAcc& o) {
-    if (o.index >= 0 && (index < 0 || better<T, kMax>(o.best, best))) *this = o;
-  }
-};
-
-template <typename T>
-struct AllAcc {
-  bool value = true;
-  void add(T v, int64_t) { value = value && v != T(0); }
-  void merge(const AllAcc& o) { value = value && o.value; }
-};
-
-template <typename T>
-struct AnyAcc {
-  bool value = false;
-  void add(T v, int64_t) { value = value || v != T(0); }
-  void merge(const AnyAcc& o) { value = value || o.value; }
-};
 
 // Folds a contiguous run p[0, n) into acc; p[0] is at position r0 of the reduced dim.
 template <typename Acc, typename T>
