@@ -37,21 +37,6 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 // and the gradient PyTorch returns is exp(log_probs) minus that posterior (see
 // ops/ctc.cpp). An input length of 0 gives p = 1 for an empty target and 0 otherwise.
 
-double log_add(double a, double b) {
-  double m = std::max(a, b);
-  if (m == kNegInf) return kNegInf;
-  return m + std::log1p(std::exp(std::min(a, b) - m));
-}
-
-double log_add3(double a, double b, double c) {
-  double m = std::max({a, b, c});
-  if (m == kNegInf) return kNegInf;
-  return m + std::log(std::exp(a - m) + std::exp(b - m) + std::exp(c - m));
-}
-
-// Label s of the extended sequence l' = (blank, l_0, blank, l_1, ..., blank).
-int64_t extended_label(const int64_t* labels, int64_t s, int64_t blank) { return s % 2 == 0 ? blank : labels[s / 2]; }
-
 // Rough cost of one sample, for the grain size.
 int64_t samples_per_task(int64_t T, int64_t width) {
   return std::max<int64_t>(1, kCtcGrain / std::max<int64_t>(1, T * width));
@@ -86,14 +71,14 @@ void ctc_loss_forward_cpu(const Tensor& nll, const Tensor& log_alpha, const Tens
           const double* prev = la + (t - 1) * W;
           double* cur = la + t * W;
           for (int64_t s = 0; s <= 2 * L; ++s) {
-            const int64_t label = extended_label(labels, s, blank);
+            const int64_t label = ctc_extended_label(labels, s, blank);
             double a2 = s > 0 ? prev[s - 1] : kNegInf;
-            double a3 = s > 1 && extended_label(labels, s - 2, blank) != label ? prev[s - 2] : kNegInf;
-            cur[s] = log_add3(prev[s], a2, a3) + lp(t, label);
+            double a3 = s > 1 && ctc_extended_label(labels, s - 2, blank) != label ? prev[s - 2] : kNegInf;
+            cur[s] = ctc_log_add3(prev[s], a2, a3) + lp(t, label);
           }
         }
         const double* last = la + (input_length - 1) * W;
-        double log_likelihood = L == 0 ? last[0] : log_add(last[2 * L], last[2 * L - 1]);
+        double log_likelihood = L == 0 ? last[0] : ctc_log_add(last[2 * L], last[2 * L - 1]);
         nll_data[b] = T(-log_likelihood);
       }
     });
@@ -138,10 +123,10 @@ void ctc_loss_backward_cpu(const Tensor& dlog_probs, const Tensor& dnll, const T
           const double* next = lb + (t + 1) * S;
           double* cur = lb + t * S;
           for (int64_t s = 2 * L; s >= 0; --s) {
-            const int64_t label = extended_label(labels, s, blank);
+            const int64_t label = ctc_extended_label(labels, s, blank);
             double b2 = s < 2 * L ? next[s + 1] : kNegInf;
-            double b3 = s < 2 * L - 1 && extended_label(labels, s + 2, blank) != label ? next[s + 2] : kNegInf;
-            cur[s] = log_add3(next[s], b2, b3) + lp(t, label);
+            double b3 = s < 2 * L - 1 && ctc_extended_label(labels, s + 2, blank) != label ? next[s + 2] : kNegInf;
+            cur[s] = ctc_log_add3(next[s], b2, b3) + lp(t, label);
           }
         }
 
@@ -150,8 +135,8 @@ void ctc_loss_backward_cpu(const Tensor& dlog_probs, const Tensor& dnll, const T
         double* post = log_post.data();
         for (int64_t t = 0; t < input_length; ++t)
           for (int64_t s = 0; s <= 2 * L; ++s) {
-            double& acc = post[t * C + extended_label(labels, s, blank)];
-            acc = log_add(acc, la[t * W + s] + lb[t * S + s]);
+            double& acc = post[t * C + ctc_extended_label(labels, s, blank)];
+            acc = ctc_log_add(acc, la[t * W + s] + lb[t * S + s]);
           }
 
         const double g = double(dnll_data[b]);
