@@ -82,8 +82,7 @@ TEST(Im2col, DoubleBackward) {
   }
 }
 
-// im2col_batch holds the same entries as im2col with the batch moved into the columns,
-// Both CPU paths (Note [Small maps in im2col]): output rows shorter than 16 take the
+// Both CPU paths (Note [Small maps in im2col]): output rows shorter than 8 take the
 // tap tables, longer ones the row loop. Each against patches gathered one pixel at a
 // time, and col2im against the adjoint sum built the same way.
 TEST(Im2col, TablePathAndRowPathMatchNaivePatches) {
@@ -125,6 +124,7 @@ TEST(Im2col, TablePathAndRowPathMatchNaivePatches) {
   }
 }
 
+// im2col_batch holds the same entries as im2col with the batch moved into the columns,
 // (N, K, L) -> (K, N L); col2im_batch undoes it like col2im. Geometries with every
 // feature, odd and prime sizes, a single image, and planes above the parallel grain.
 TEST(Im2col, BatchLayoutMatchesPerImageLayout) {
