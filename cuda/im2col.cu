@@ -48,14 +48,6 @@ void im2col_forward_cuda(const Tensor& cols, const Tensor& x, const IntList& ker
   cuda::check_launch("im2col (cuda)");
 }
 
-// The output position o with o * stride + offset == pos, or -1 when there is none in
-// [0, out): pos = o * stride - pad + k * dilation  <=>  o = (pos + pad - k * dilation) / stride.
-__device__ int64_t source_position(int64_t t, int64_t stride, int64_t out) {
-  if (t < 0 || t % stride != 0) return -1;
-  const int64_t o = t / stride;
-  return o < out ? o : -1;
-}
-
 // cols: (N, C * kh * kw, out_h * out_w) -> x: (planes, H, W), a thread per pixel,
 // summing its entries in the CPU's order (i, then j), so the sums match it exactly.
 // x is zero on entry; every pixel is written.
@@ -66,10 +58,10 @@ __global__ void col2im_kernel1(T* x, const T* cols, int64_t total, Im2colGeometr
     const T* base = cols + plane / g.channels * col_n + plane % g.channels * g.kh * g.kw * col_r;
     T acc = x[e];
     for (int64_t i = 0; i < g.kh; ++i) {
-      const int64_t oy = source_position(py + g.ph - i * g.dh, g.sh, g.out_h);
+      const int64_t oy = position_of(py + g.ph - i * g.dh, g.sh, g.out_h);
       if (oy < 0) continue;
       for (int64_t j = 0; j < g.kw; ++j) {
-        const int64_t ox = source_position(px + g.pw - j * g.dw, g.sw, g.out_w);
+        const int64_t ox = position_of(px + g.pw - j * g.dw, g.sw, g.out_w);
         if (ox < 0) continue;
         acc += base[(i * g.kw + j) * col_r + oy * g.out_w + ox];
       }

@@ -57,13 +57,6 @@ void max_pool2d_cuda(const Tensor& y, const Tensor& indices, const Tensor& x, co
   cuda::check_launch("max_pool2d (cuda)");
 }
 
-// The window position o with o * stride == t, or -1 when there is none in [0, out).
-__device__ int64_t window_position(int64_t t, int64_t stride, int64_t out) {
-  if (t < 0 || t % stride != 0) return -1;
-  const int64_t o = t / stride;
-  return o < out ? o : -1;
-}
-
 // dx: (planes, H, W), zero on entry; a thread per pixel. The windows that can hold pixel
 // (py, px) through tap (i, j) start at py + ph - i dh; visiting i and j downwards visits
 // them in increasing (oy, ox), the order in which the CPU adds them.
@@ -77,10 +70,10 @@ __global__ void max_pool2d_backward_kernel1(T* dx, const T* dy, const int64_t* i
     const int64_t base = plane * g.out_h * g.out_w;
     Op acc = Op(dx[e]);
     for (int64_t i = g.kh - 1; i >= 0; --i) {
-      const int64_t oy = window_position(py + g.ph - i * g.dh, g.sh, g.out_h);
+      const int64_t oy = position_of(py + g.ph - i * g.dh, g.sh, g.out_h);
       if (oy < 0) continue;
       for (int64_t j = g.kw - 1; j >= 0; --j) {
-        const int64_t ox = window_position(px + g.pw - j * g.dw, g.sw, g.out_w);
+        const int64_t ox = position_of(px + g.pw - j * g.dw, g.sw, g.out_w);
         if (ox < 0) continue;
         const int64_t w = base + oy * g.out_w + ox;
         if (indices[w] == pixel) acc += Op(dy[w]);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/dispatch.h"
+#include "core/host_device.h"
 #include "core/tensor.h"
 
 namespace kiln {
@@ -27,6 +28,15 @@ inline StepRange steps_inside(int64_t offset, int64_t step, int64_t size, int64_
   int64_t hi = size - 1 - offset < 0 ? 0 : (size - 1 - offset) / step + 1;
   hi = hi < count ? hi : count;
   return {lo < hi ? lo : hi, hi};
+}
+
+// The reverse question, for the kernels that give each pixel a thread (CUDA col2im and
+// max-pool backward): the output position o in [0, out) with o * stride == t, where t is
+// the pixel's offset from a tap's first position, or -1 when there is none.
+KILN_HOST_DEVICE inline int64_t position_of(int64_t t, int64_t stride, int64_t out) {
+  if (t < 0 || t % stride != 0) return -1;
+  const int64_t o = t / stride;
+  return o < out ? o : -1;
 }
 
 // image: (N, C, H, W); k, d, p, s: kernel, dilation, padding, stride as (h, w) pairs.

@@ -23,25 +23,8 @@ using test::on_cuda;
 
 const std::vector<DType> kFloating = {kFloat32, kFloat64};
 
-// f on the CPU vs f on the GPU, every output compared (undefined ones must be undefined
-// on both). Inputs are copied to the GPU; undefined ones stay undefined.
-using ListFn = std::function<TensorList(const TensorList&)>;
-void expect_parity(const ListFn& f, const TensorList& inputs, double rtol, double atol, const std::string& what) {
-  SCOPED_TRACE(what);
-  TensorList want = f(inputs);
-  TensorList device_inputs;
-  for (const Tensor& t : inputs) device_inputs.push_back(t.defined() ? on_cuda(t) : t);
-  TensorList got = f(device_inputs);
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    SCOPED_TRACE("output " + std::to_string(i));
-    ASSERT_EQ(got[i].defined(), want[i].defined());
-    if (want[i].defined()) {
-      EXPECT_TRUE(got[i].device().is_cuda());
-      EXPECT_TRUE(test::allclose(on_cpu(got[i]), want[i], rtol, atol));
-    }
-  }
-}
+using test::expect_parity;
+using test::ListFn;
 
 TEST(CudaNormParity, FusedKernelsAreRegisteredForCuda) {
   // No device needed: the stubs' tables are filled at start-up. Without these the ops

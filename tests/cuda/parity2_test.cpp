@@ -27,23 +27,8 @@ const std::vector<DType> kFloating = {kFloat32, kFloat64};
 double rtol_for(DType d) { return d == kFloat64 ? 1e-12 : 1e-5; }
 double atol_for(DType d) { return d == kFloat64 ? 1e-12 : 1e-6; }
 
-// f on the CPU vs f on the GPU, every output compared.
-using ListFn = std::function<TensorList(const TensorList&)>;
-void expect_parity(const ListFn& f, const TensorList& inputs, double rtol, double atol, const std::string& what) {
-  SCOPED_TRACE(what);
-  TensorList want = f(inputs);
-  TensorList device_inputs;
-  for (const Tensor& t : inputs) device_inputs.push_back(t.defined() ? on_cuda(t) : t);
-  TensorList got = f(device_inputs);
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    SCOPED_TRACE("output " + std::to_string(i));
-    ASSERT_EQ(got[i].defined(), want[i].defined());
-    if (want[i].defined()) {
-      EXPECT_TRUE(test::allclose(on_cpu(got[i]), want[i], rtol, atol));
-    }
-  }
-}
+using test::expect_parity;
+using test::ListFn;
 
 // The gradients of sum(f(x...) * weight) with respect to the inputs that are floating.
 using TensorFn = std::function<Tensor(const TensorList&)>;
