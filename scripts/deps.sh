@@ -1,7 +1,7 @@
 # Sourced by scripts/test.sh and scripts/run.sh: installs the Debian packages kiln
 # needs to build, when they are missing (apt-get, as root). Idempotent: a machine that
 # has them installs nothing.
-KILN_BUILD_PACKAGES=(cmake ninja-build g++ ccache libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libpng-dev libstb-dev)
+KILN_BUILD_PACKAGES=(cmake ninja-build g++ ccache libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libpng-dev libjpeg-dev)
 
 kiln_install_packages() {
   local missing=()

@@ -1,38 +1,21 @@
-// PNG decoding and encoding through libpng, JPEG decoding through stb_image, and the
-// checks that keep a hostile file from doing harm. The API is in nn/data/image.h; see
-// Note [libpng errors] for how libpng's longjmp-based errors become kiln::Errors.
+// PNG decoding and encoding through libpng, JPEG decoding through libjpeg-turbo, and
+// the checks that keep a hostile file from doing harm. The API is in nn/data/image.h;
+// see Note [libpng errors] for how the two libraries' longjmp-based errors become
+// kiln::Errors.
 #include "nn/data/image.h"
 
 #include <png.h>
 
-#include <climits>
-#include <cstdio>
+#include <csetjmp>
+#include <cstdio>  // before jpeglib.h, which uses FILE
 #include <cstdlib>
 #include <cstring>
-#include <memory>
+
+#include <jpeglib.h>
 
 #include "core/error.h"
 #include "core/file.h"
 #include "core/factory.h"
-
-// stb_image: JPEG only, decoding from memory only (we read files ourselves), and no
-// dimension above JPEG's own limit of 65535.
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_JPEG
-#define STBI_NO_STDIO
-#define STBI_NO_LINEAR
-#define STBI_NO_HDR
-#define STBI_MAX_DIMENSIONS 65535
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wshadow=local"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#include <stb_image.h>
-#pragma GCC diagnostic pop
 
 namespace kiln::nn::data {
 
@@ -43,17 +26,6 @@ constexpr uint64_t kMaxImageBytes = uint64_t(1) << 31;
 constexpr uint64_t kMaxFileBytes = uint64_t(1) << 30;
 
 constexpr unsigned char kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-
-int target_channels(ImageReadMode mode) {
-  switch (mode) {
-    case ImageReadMode::Gray: return 1;
-    case ImageReadMode::GrayAlpha: return 2;
-    case ImageReadMode::RGB: return 3;
-    case ImageReadMode::RGBAlpha: return 4;
-    case ImageReadMode::Unchanged: break;
-  }
-  return 0;
-}
 
 void check_image_size(uint64_t width, uint64_t height, uint64_t channels, const std::string& where) {
   KILN_CHECK(width > 0 && height > 0, where, ": image has no pixels (", width, " x ", height, ")");
@@ -75,6 +47,8 @@ Tensor hwc_to_chw(const Tensor& hwc) { return hwc.permute({2, 0, 1}).contiguous(
 // the png structs (PngReader, PngWriter) and the tensors, and turn false into a
 // kiln::Error with the saved message. libpng's warnings (a bad CRC in an ancillary
 // chunk, an unknown chunk) are ignored: such chunks are dropped and decoding goes on.
+// libjpeg works the same way (its error_exit must not return either), and the JPEG
+// functions that call setjmp (jpeg_read_layout, jpeg_read_pixels) follow the same rules.
 
 struct PngMessage {
   char text[256] = "";
@@ -278,15 +252,20 @@ class PngWriter {
 
 // ---- JPEG ----
 
+// A file with more scans than this is rejected before decoding. Progressive files use
+// about ten; a crafted one with many thousands of tiny scans would make libjpeg redo
+// its work for each (the "scan limit" libjpeg-turbo's own tools offer).
+constexpr int kMaxJpegScans = 1000;
+
 // Walks the marker segments of a JPEG (skipping the entropy-coded data after each
-// start-of-scan) up to the end-of-image marker, and checks what stb_image 2.27 takes on
-// trust. Returns what is wrong, or nullptr. Without this walk:
-// - a truncated file decodes, stb_image reading the missing scan data as zeros;
-// - a Huffman table (DHT) whose 16 code counts add up to more than 256 overruns the
-//   decoder's 257-entry size array.
+// start-of-scan) up to the end-of-image marker. Returns what is wrong, or nullptr.
+// libjpeg decodes a truncated file with a warning, filling the missing data with gray;
+// the walk makes that an error, caps the number of scans, and names a Huffman table
+// with too many codes (libjpeg rejects it too, as a "bogus Huffman table").
 const char* check_jpeg_structure(const uint8_t* data, size_t size) {
   size_t pos = 2;  // after SOI
   bool in_scan = false;
+  int scans = 0;
   while (true) {
     if (in_scan) {  // the next marker: FF followed by neither 00 (a stuffed FF) nor a restart marker
       while (pos + 1 < size &&
@@ -318,27 +297,154 @@ const char* check_jpeg_structure(const uint8_t* data, size_t size) {
     }
     pos += length;
     in_scan = marker == 0xDA;  // SOS
+    if (in_scan && ++scans > kMaxJpegScans) return "the file has more than 1000 scans";
   }
 }
 
+// libjpeg's error manager, extended with the jump target and the message (Note [libpng
+// errors]). `manager` must stay the first member: libjpeg hands back its address.
+struct JpegErrors {
+  jpeg_error_mgr manager;
+  std::jmp_buf jump;
+  char text[JMSG_LENGTH_MAX] = "";
+};
+
+void jpeg_error_exit(j_common_ptr cinfo) {
+  auto* errors = reinterpret_cast<JpegErrors*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, errors->text);
+  std::longjmp(errors->jump, 1);
+}
+
+// Warnings (corrupt entropy data that libjpeg recovers from, extraneous bytes before a
+// marker) are ignored, as torchvision and PIL do; real-world cameras write such files.
+void jpeg_ignore_message(j_common_ptr, int) {}
+
+// What the decoder will deliver: libjpeg converts YCbCr to RGB or takes the luma (Y) as
+// gray itself; CMYK (and YCCK, which libjpeg turns into CMYK) is converted afterwards.
+struct JpegLayout {
+  uint32_t width = 0, height = 0;
+  int channels = 0;  // as decoded
+  bool cmyk = false;
+};
+
+// C-like, see Note [libpng errors].
+bool jpeg_read_layout(jpeg_decompress_struct* cinfo, JpegErrors* errors, const uint8_t* data, size_t size,
+                      ImageReadMode mode, JpegLayout* layout) {
+  if (setjmp(errors->jump)) return false;
+  jpeg_mem_src(cinfo, data, static_cast<unsigned long>(size));
+  jpeg_read_header(cinfo, TRUE);
+  layout->cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
+  if (layout->cmyk)
+    cinfo->out_color_space = JCS_CMYK;
+  else if (mode == ImageReadMode::Gray || mode == ImageReadMode::GrayAlpha)
+    cinfo->out_color_space = JCS_GRAYSCALE;
+  else if (mode != ImageReadMode::Unchanged)
+    cinfo->out_color_space = JCS_RGB;
+  // torchvision's choices, which are also libjpeg's defaults: the exact integer IDCT and
+  // "fancy" (triangle-filter) chroma upsampling.
+  cinfo->dct_method = JDCT_ISLOW;
+  cinfo->do_fancy_upsampling = TRUE;
+  jpeg_calc_output_dimensions(cinfo);
+  layout->width = cinfo->output_width;
+  layout->height = cinfo->output_height;
+  layout->channels = cinfo->output_components;
+  return true;
+}
+
+// C-like, see Note [libpng errors].
+bool jpeg_read_pixels(jpeg_decompress_struct* cinfo, JpegErrors* errors, uint8_t* pixels, size_t rowbytes) {
+  if (setjmp(errors->jump)) return false;
+  jpeg_start_decompress(cinfo);
+  while (cinfo->output_scanline < cinfo->output_height) {
+    JSAMPROW row = pixels + size_t(cinfo->output_scanline) * rowbytes;
+    jpeg_read_scanlines(cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(cinfo);
+  return true;
+}
+
+class JpegReader {
+ public:
+  JpegReader() {
+    cinfo_.err = jpeg_std_error(&errors_.manager);
+    errors_.manager.error_exit = jpeg_error_exit;
+    errors_.manager.emit_message = jpeg_ignore_message;
+    jpeg_create_decompress(&cinfo_);  // cannot fail: libjpeg allocates here only the struct's pools
+  }
+  ~JpegReader() { jpeg_destroy_decompress(&cinfo_); }
+  JpegReader(const JpegReader&) = delete;
+  JpegReader& operator=(const JpegReader&) = delete;
+
+  jpeg_decompress_struct* cinfo() { return &cinfo_; }
+  JpegErrors* errors() { return &errors_; }
+  const char* message() const { return errors_.text; }
+
+ private:
+  JpegErrors errors_;
+  jpeg_decompress_struct cinfo_{};
+};
+
+// Adobe's CMYK, stored inverted (255 = no ink), as Photoshop and PIL write it; RGB is
+// c * k / 255 per channel, as torchvision (0.18 and later) converts it.
+void cmyk_to_rgb(const uint8_t* cmyk, uint8_t* rgb, size_t pixels) {
+  for (size_t i = 0; i < pixels; ++i, cmyk += 4, rgb += 3) {
+    uint32_t k = cmyk[3];
+    for (int c = 0; c < 3; ++c) rgb[c] = uint8_t(uint32_t(cmyk[c]) * k / 255);
+  }
+}
+
+// libjpeg's own RGB-to-gray weights (0.299, 0.587, 0.114 in 16-bit fixed point, rounded),
+// which are what it applies when it takes the Y of a YCbCr file.
+uint8_t rgb_to_gray(const uint8_t* rgb) {
+  return uint8_t((19595u * rgb[0] + 38470u * rgb[1] + 7471u * rgb[2] + 32768u) >> 16);
+}
+
+// (H, W, decoded) pixels in the channels of `mode`: CMYK becomes RGB or gray unless the
+// mode is Unchanged, and the alpha modes get an opaque alpha channel.
+Tensor jpeg_pixels_in_mode(const Tensor& decoded, bool cmyk, ImageReadMode mode) {
+  const bool gray = mode == ImageReadMode::Gray || mode == ImageReadMode::GrayAlpha;
+  const bool alpha = mode == ImageReadMode::GrayAlpha || mode == ImageReadMode::RGBAlpha;
+  if (!alpha && (!cmyk || mode == ImageReadMode::Unchanged)) return decoded;
+  const int64_t height = decoded.size(0), width = decoded.size(1);
+  const int64_t out_channels = (gray ? 1 : 3) + (alpha ? 1 : 0);
+  const size_t pixels = size_t(height * width);
+  Tensor color = decoded;  // 1 or 3 channels from here on
+  if (cmyk) {
+    color = empty({height, width, 3}, kUInt8);
+    cmyk_to_rgb(decoded.data_ptr<uint8_t>(), color.data_ptr<uint8_t>(), pixels);
+  }
+  const int64_t color_channels = color.size(2);
+  Tensor out = empty({height, width, out_channels}, kUInt8);
+  const uint8_t* src = color.data_ptr<uint8_t>();
+  uint8_t* dst = out.data_ptr<uint8_t>();
+  for (size_t i = 0; i < pixels; ++i, src += color_channels, dst += out_channels) {
+    if (gray)
+      dst[0] = color_channels == 3 ? rgb_to_gray(src) : src[0];
+    else
+      std::memcpy(dst, src, 3);
+    if (alpha) dst[out_channels - 1] = 255;
+  }
+  return out;
+}
+
 Tensor decode_jpeg(const uint8_t* data, size_t size, ImageReadMode mode, const std::string& where) {
-  KILN_CHECK(size <= size_t(INT_MAX), where, ": JPEG of ", size, " bytes is too large");
   const char* problem = check_jpeg_structure(data, size);
   KILN_CHECK(problem == nullptr, where, ": invalid JPEG: ", problem);
-  int width = 0, height = 0, file_channels = 0;
-  KILN_CHECK(stbi_info_from_memory(data, int(size), &width, &height, &file_channels), where,
-             ": invalid JPEG: ", stbi_failure_reason());
-  int channels = mode == ImageReadMode::Unchanged ? file_channels : target_channels(mode);
-  KILN_CHECK(channels >= 1 && channels <= 4, where, ": invalid JPEG: ", file_channels, " channels");
-  check_image_size(uint64_t(width), uint64_t(height), uint64_t(channels), where);
-  int got_width = 0, got_height = 0, got_channels = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_memory(data, int(size), &got_width, &got_height, &got_channels, channels), stbi_image_free);
-  KILN_CHECK(pixels != nullptr, where, ": invalid JPEG: ", stbi_failure_reason());
-  KILN_CHECK(got_width == width && got_height == height, where, ": invalid JPEG: header says ", width, " x ", height,
-             ", decoder gave ", got_width, " x ", got_height);
-  Tensor hwc = from_blob(pixels.get(), {height, width, channels}, kUInt8, kUInt8);
-  return hwc_to_chw(hwc);
+  JpegReader reader;
+  JpegLayout layout;
+  KILN_CHECK(jpeg_read_layout(reader.cinfo(), reader.errors(), data, size, mode, &layout), where,
+             ": invalid JPEG: ", reader.message());
+  KILN_CHECK(layout.channels == 1 || layout.channels == 3 || layout.channels == 4, where, ": invalid JPEG: ",
+             layout.channels, " components in an unknown colour space");
+  check_image_size(layout.width, layout.height, uint64_t(layout.channels), where);
+  // libjpeg's own buffers: a progressive file keeps 2 bytes per sample of every
+  // component until the last scan, so allow twice the largest image and some headroom.
+  reader.cinfo()->mem->max_memory_to_use = long(2 * kMaxImageBytes + (uint64_t(64) << 20));
+  Tensor hwc = empty({int64_t(layout.height), int64_t(layout.width), int64_t(layout.channels)}, kUInt8);
+  KILN_CHECK(jpeg_read_pixels(reader.cinfo(), reader.errors(), hwc.data_ptr<uint8_t>(),
+                              size_t(layout.width) * size_t(layout.channels)),
+             where, ": invalid JPEG: ", reader.message());
+  return hwc_to_chw(jpeg_pixels_in_mode(hwc, layout.cmyk, mode));
 }
 
 // ---- files ----

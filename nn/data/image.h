@@ -1,4 +1,4 @@
-// Image files: PNG (libpng) and JPEG (stb_image) decoded into uint8 [C, H, W] tensors,
+// Image files: PNG (libpng) and JPEG (libjpeg-turbo) decoded into uint8 [C, H, W] tensors,
 // as torchvision.io does, and PNG writing. Transforms on the decoded tensors are in
 // nn/data/transforms.h; a folder of images as a Dataset in nn/data/image_folder.h.
 #pragma once
@@ -12,7 +12,8 @@
 namespace kiln::nn::data {
 
 // The channels read_image returns, as torchvision.io.ImageReadMode:
-//   Unchanged  the file's own channels: 1 (gray), 2 (gray + alpha), 3 (RGB), 4 (RGBA)
+//   Unchanged  the file's own channels: 1 (gray), 2 (gray + alpha), 3 (RGB), 4 (RGBA,
+//              or a JPEG's CMYK)
 //   Gray       1 channel; colour is converted with libpng's rgb_to_gray (PNG) using
 //              torchvision's weights 0.2989 R + 0.587 G + 0.1141 B, or is the JPEG's
 //              luma (Y) channel; alpha is dropped
@@ -26,10 +27,12 @@ enum class ImageReadMode { Unchanged, Gray, GrayAlpha, RGB, RGBAlpha };
 // expanded to RGB (RGBA when the file has a tRNS chunk), 1/2/4-bit gray to 8 bits,
 // 16-bit samples keep their high byte, Adam7 interlacing is undone; a tRNS colour key of
 // a gray or RGB image is ignored, as are gamma and colour-profile chunks. JPEG: baseline
-// and progressive, gray or YCbCr (stb_image; its pixels can differ from libjpeg's by a
-// level or two). The file is untrusted: a bad signature, a truncated file, a failed CRC
-// of a critical chunk, corrupt compressed data or an image of more than 2^31 bytes is a
-// kiln::Error naming the file.
+// and progressive, gray, YCbCr or RGB, decoded as torchvision does (same pixels); CMYK
+// (Adobe's inverted, as Photoshop and PIL write it) is returned as its 4 channels when
+// Unchanged and converted (R = C * K / 255, ...) for the other modes. The file is
+// untrusted: a bad signature, a truncated file, a failed CRC of a critical chunk,
+// corrupt compressed data, a JPEG of more than 1000 scans or an image of more than 2^31
+// bytes is a kiln::Error naming the file.
 Tensor read_image(const std::string& path, ImageReadMode mode = ImageReadMode::Unchanged);
 
 // The same, from the bytes of a file held in memory (errors name "<memory>").

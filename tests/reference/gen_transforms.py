@@ -13,8 +13,10 @@ Both text files use the format of refcase.py (case / input / output / end):
                   colour PNGs come from torchvision.io.read_image, i.e. libpng's
                   rgb_to_gray with torchvision's weights (0.2989, 0.587, 0.1141 in
                   libpng's 15-bit fixed point). JPEG pixels come from libjpeg-turbo via
-                  torchvision; kiln decodes with stb_image, whose IDCT and chroma
-                  upsampling differ slightly (the test's tolerance says by how much).
+                  torchvision, as kiln decodes them. torchvision 0.14 reads a CMYK JPEG
+                  only unchanged (4 channels, Adobe's inverted CMYK); its RGB here is
+                  c * k // 255 per channel (torchvision 0.18's conversion) and its gray
+                  libjpeg's 0.299 / 0.587 / 0.114 weights in 16-bit fixed point.
   transforms.txt  case <op>.<variant>: input 0 is the image, input 1 the parameters
                   (int64 or float64, see the comment of each case), output 0 the result
                   of torchvision.transforms.functional on tensors.
@@ -153,7 +155,8 @@ def jpeg_files(rng):
     for name, kwargs, mode in [("color444.jpg", dict(quality=92, subsampling=0), "RGB"),
                                ("color420.jpg", dict(quality=85, subsampling=2), "RGB"),
                                ("progressive.jpg", dict(quality=90, progressive=True), "RGB"),
-                               ("gray.jpg", dict(quality=90), "L")]:
+                               ("gray.jpg", dict(quality=90), "L"),
+                               ("cmyk.jpg", dict(quality=90), "CMYK")]:
         buf = io.BytesIO()
         Image.fromarray(img).convert(mode).save(buf, format="JPEG", **kwargs)
         files.append((name, buf.getvalue()))
@@ -190,6 +193,14 @@ def decode_cases():
             lines += record(f"{name}/{mode}", expected)
     for name, data in jpeg_files(rng):
         (OUT / name).write_bytes(data)
+        if name == "cmyk.jpg":
+            cmyk = tio.read_image(str(OUT / name), MODES["unchanged"]).to(torch.int64)
+            rgb = cmyk[:3] * cmyk[3:] // 255
+            weights = torch.tensor([19595, 38470, 7471]).view(3, 1, 1)
+            gray = ((rgb * weights).sum(0, keepdim=True) + 32768) >> 16
+            for mode, t in (("unchanged", cmyk), ("gray", gray), ("rgb", rgb)):
+                lines += record(f"{name}/{mode}", t.to(torch.uint8))
+            continue
         for mode in ("unchanged", "gray", "rgb"):
             lines += record(f"{name}/{mode}", tio.read_image(str(OUT / name), MODES[mode]))
     return lines
