@@ -60,29 +60,35 @@ inline int64_t gemm_min(int64_t a, int64_t b) { return a < b ? a : b; }
 // See Note [GEMM packing].
 template <typename T, int MR>
 void gemm_pack_a(bool trans_a, const T* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* out) {
+  if (trans_a) {
+    // op(A)(i, p) = a[p * lda + i]: row p of a holds column p of every panel. Each row is
+    // read once, front to back, dealing MR values to each panel. Filling one panel at a
+    // time instead reads a few dozen bytes of every row per panel, and with a large lda
+    // (the weight gradients' (T N, 4H) activations) that cost 15 % of the product.
+    const int64_t full = mc / MR * MR;
+    for (int64_t p = 0; p < kc; ++p) {
+      const T* row = a + (p0 + p) * lda + i0;
+      T* dst = out + p * MR;
+      for (int64_t ir = 0; ir < full; ir += MR) std::memcpy(dst + ir * kc, row + ir, sizeof(T) * MR);
+      if (full < mc) {
+        T* last = dst + full * kc;
+        for (int i = 0; i < MR; ++i) last[i] = full + i < mc ? row[full + i] : T(0);
+      }
+    }
+    return;
+  }
   for (int64_t ir = 0; ir < mc; ir += MR, out += MR * kc) {
     const int64_t rows = gemm_min(MR, mc - ir);
-    if (trans_a) {  // op(A)(i, p) = a[p * lda + i]: column p of the panel is contiguous
-      const T* src = a + p0 * lda + i0 + ir;
-      for (int64_t p = 0; p < kc; ++p, src += lda) {
-        T* dst = out + p * MR;
-        if (rows == MR) {
-          std::memcpy(dst, src, sizeof(T) * MR);
-        } else {
-          for (int i = 0; i < MR; ++i) dst[i] = i < rows ? src[i] : T(0);
-        }
-      }
-    } else {  // op(A)(i, p) = a[i * lda + p]: MR rows read side by side
-      const T* src = a + (i0 + ir) * lda + p0;
-      if (rows == MR) {
-        for (int64_t p = 0; p < kc; ++p) {
+    // op(A)(i, p) = a[i * lda + p]: MR rows read side by side
+    const T* src = a + (i0 + ir) * lda + p0;
+    if (rows == MR) {
+      for (int64_t p = 0; p < kc; ++p) {
 #pragma GCC unroll 16
-          for (int i = 0; i < MR; ++i) out[p * MR + i] = src[i * lda + p];
-        }
-      } else {
-        for (int64_t p = 0; p < kc; ++p) {
-          for (int i = 0; i < MR; ++i) out[p * MR + i] = i < rows ? src[i * lda + p] : T(0);
-        }
+        for (int i = 0; i < MR; ++i) out[p * MR + i] = src[i * lda + p];
+      }
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        for (int i = 0; i < MR; ++i) out[p * MR + i] = i < rows ? src[i * lda + p] : T(0);
       }
     }
   }
