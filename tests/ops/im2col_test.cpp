@@ -2,6 +2,8 @@
 // adjoint identity between the two, double backward and error messages.
 #include <gmock/gmock.h>
 
+#include <limits>
+
 #include "kiln.h"
 #include "support/check.h"
 #include "support/errors.h"
@@ -82,20 +84,29 @@ TEST(Im2col, DoubleBackward) {
   }
 }
 
-// Both CPU paths (Note [Small maps in im2col]): output rows shorter than 8 take the
-// tap tables, longer ones the row loop. Each against patches gathered one pixel at a
-// time, and col2im against the adjoint sum built the same way.
-TEST(Im2col, TablePathAndRowPathMatchNaivePatches) {
+// The three CPU paths: unit strides with out_w == w take the shifted planes (Note
+// [Shifted planes in im2col]); otherwise output rows shorter than 8 take the tap tables
+// (Note [Small maps in im2col]), longer ones the row loop. Each against patches gathered
+// one pixel at a time, and col2im against the adjoint sum built the same way. Every 7th
+// pixel is infinite, so a padding entry that read a pixel would show.
+TEST(Im2col, EveryCpuPathMatchesNaivePatches) {
   struct Case {
     Shape x;
     IntList k, d, p, s;
   };
-  const Case cases[] = {{{2, 3, 4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},     // table
+  const Case cases[] = {{{2, 3, 4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},     // shifted
+                        {{2, 3, 8, 8}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},     // shifted (ResNet's 8x8)
+                        {{2, 2, 7, 6}, {3, 3}, {2, 2}, {2, 2}, {1, 1}},     // shifted, dilated
+                        {{1, 2, 5, 6}, {2, 5}, {1, 1}, {0, 2}, {1, 1}},     // shifted, out_h < h
+                        {{1, 1, 3, 4}, {1, 5}, {1, 1}, {0, 2}, {1, 1}},     // shifted past the plane's ends
+                        {{1, 1, 1, 3}, {5, 3}, {1, 1}, {2, 1}, {1, 1}},     // shifted, taps wholly outside
+                        {{2, 3, 5, 5}, {3, 3}, {1, 1}, {0, 0}, {1, 1}},     // table (out_w 3 < w)
                         {{2, 2, 7, 9}, {2, 3}, {2, 1}, {1, 2}, {2, 3}},     // table, every feature
-                        {{2, 3, 5, 40}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},    // rows (out_w 40)
+                        {{2, 3, 5, 40}, {3, 3}, {1, 1}, {1, 1}, {2, 1}},    // rows (out_w 40)
                         {{1, 2, 6, 37}, {3, 2}, {1, 2}, {2, 1}, {2, 1}}};   // rows, every feature
   for (const Case& c : cases) {
     Tensor x = randn(c.x, kFloat64);
+    for (int64_t e = 0; e < x.numel(); e += 7) x.data_ptr<double>()[e] = std::numeric_limits<double>::infinity();
     Tensor cols = im2col(x, c.k, c.d, c.p, c.s);
     const int64_t n = c.x[0], ch = c.x[1], h = c.x[2], w = c.x[3];
     const int64_t oh = (h + 2 * c.p[0] - c.d[0] * (c.k[0] - 1) - 1) / c.s[0] + 1;
