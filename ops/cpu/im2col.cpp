@@ -35,13 +35,13 @@ void for_each_plane_row(const Tensor& cols, const Im2colGeometry& g, const F& f)
   const int64_t image_stride = cols.stride(0), row_stride = cols.stride(1);
   cpu::parallel_for(0, tasks, grain, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
+      // The task's first plane; image k's is k * C further on (batch layout only).
+      const int64_t n0 = by_channel ? 0 : task / g.channels, c = by_channel ? task : task % g.channels;
+      const int64_t first_plane = n0 * g.channels + c;
       for (int64_t i = 0; i < g.kh; ++i) {
         for (int64_t j = 0; j < g.kw; ++j) {
-          for (int64_t k = 0; k < images; ++k) {
-            const int64_t plane = by_channel ? k * g.channels + task : task;
-            const int64_t n = plane / g.channels, c = plane % g.channels;
-            f(plane, i, j, n * image_stride + (c * taps + i * g.kw + j) * row_stride);
-          }
+          const int64_t row = n0 * image_stride + (c * taps + i * g.kw + j) * row_stride;
+          for (int64_t k = 0; k < images; ++k) f(first_plane + k * g.channels, i, j, row + k * image_stride);
         }
       }
     }
