@@ -52,9 +52,28 @@ void adam_range(int64_t begin, int64_t end, T* p, const T* gr, T* m, T* v, T* vm
     adam_update_element(i, p, gr, m, v, vmax, c, kDecoupled, kL2, kAmsgrad, kMaximize);
 }
 
+// SGD's flags live in its constants; each variant overwrites them with its template
+// arguments, so after inlining the element formula has no branch left and the loop
+// vectorises like Adam's (with the flags read at run time GCC kept a scalar loop with a
+// branch per element: 9.5 % of a single-thread ResNet-18 step).
+template <typename T, bool kMomentum, bool kFirst, bool kNesterov, bool kDecay, bool kMaximize>
+void sgd_variant(int64_t begin, int64_t end, T* p, const T* gr, T* buf, SgdConstants<T> c) {
+  c.first = kFirst, c.nesterov = kNesterov, c.decay = kDecay, c.maximize = kMaximize;
+  for (int64_t i = begin; i < end; ++i) sgd_update_element(i, p, gr, kMomentum ? buf : nullptr, c);
+}
+
+// The variant for c's flags: first * 8 + nesterov * 4 + decay * 2 + maximize, the first
+// two only with momentum.
 template <typename T, bool kMomentum>
 void sgd_range(int64_t begin, int64_t end, T* p, const T* gr, T* buf, SgdConstants<T> c) {
-  for (int64_t i = begin; i < end; ++i) sgd_update_element(i, p, gr, kMomentum ? buf : nullptr, c);
+  constexpr int kVariants = kMomentum ? 16 : 4;
+  static constexpr auto variants = []<int... I>(std::integer_sequence<int, I...>) {
+    return std::array<SgdRange<T>, kVariants>{
+        &sgd_variant<T, kMomentum, bool(I & 8), bool(I & 4), bool(I & 2), bool(I & 1)>...};
+  }(std::make_integer_sequence<int, kVariants>{});
+  const size_t index = (kMomentum ? size_t(c.first) * 8 + size_t(c.nesterov) * 4 : 0) + size_t(c.decay) * 2 +
+                       size_t(c.maximize);
+  variants[index](begin, end, p, gr, buf, c);
 }
 
 template <typename T>

@@ -85,17 +85,21 @@ TEST_P(OptimIsa, EveryLoopMatchesTheGenericOne) {
         EXPECT_TRUE(allclose(state[size_t(t)], reference[size_t(t)], tol, tol))
             << dtype_name(dtype) << " adam variant " << variant << " operand " << t;
     }
-    for (double momentum : {0.0, 0.9}) {
+    // SGD's 16 momentum variants (first step, nesterov, weight decay, maximize) and its
+    // 4 plain ones (weight decay, maximize).
+    for (int variant = 0; variant < 20; ++variant) {
+      const bool momentum = variant < 16, first = variant & 8, nesterov = variant & 4, decay = variant & 2,
+                 maximize = variant & 1;
       Tensor p = randn({n}, dtype), buf = randn({n}, dtype), g = randn({n}, dtype);
       Tensor rp = p.clone(), rbuf = buf.clone();
-      SgdStep a{.lr = 0.1, .momentum = momentum, .dampening = 0.1, .weight_decay = 0.01, .nesterov = momentum > 0,
-                .maximize = false, .first_step = false};
-      sgd_step_(p, g, momentum != 0.0 ? buf : Tensor(), a);
+      SgdStep a{.lr = 0.1, .momentum = momentum ? 0.9 : 0.0, .dampening = 0.1, .weight_decay = decay ? 0.01 : 0.0,
+                .nesterov = momentum && nesterov, .maximize = maximize, .first_step = momentum && first};
+      sgd_step_(p, g, momentum ? buf : Tensor(), a);
       cpu::set_active_isa(cpu::CpuIsa::Generic);
-      sgd_step_(rp, g, momentum != 0.0 ? rbuf : Tensor(), a);
+      sgd_step_(rp, g, momentum ? rbuf : Tensor(), a);
       cpu::set_active_isa(isa);
-      EXPECT_TRUE(allclose(p, rp, tol, tol)) << dtype_name(dtype) << " sgd momentum " << momentum;
-      EXPECT_TRUE(allclose(buf, rbuf, tol, tol)) << dtype_name(dtype) << " sgd momentum " << momentum;
+      EXPECT_TRUE(allclose(p, rp, tol, tol)) << dtype_name(dtype) << " sgd variant " << variant;
+      EXPECT_TRUE(allclose(buf, rbuf, tol, tol)) << dtype_name(dtype) << " sgd variant " << variant;
     }
   }
 }
