@@ -106,29 +106,20 @@ TEST(ReadImage, DetectsTheFormatFromTheContentNotTheName) {
   EXPECT_TRUE(same_pixels(read_image(dir.file("really_a_jpeg.png")), read_image(kImages + "color444.jpg")));
 }
 
+// The alpha modes append an opaque channel to the RGB / gray pixels, for YCbCr and for
+// CMYK (converted first) alike.
 TEST(ReadImage, JpegGrayAlphaAndRgbAlphaAddAnOpaqueChannel) {
-  Tensor rgb = read_image(kImages + "color444.jpg", ImageReadMode::RGB);
-  Tensor rgba = read_image(kImages + "color444.jpg", ImageReadMode::RGBAlpha);
-  ASSERT_EQ(rgba.shape(), (Shape{4, 11, 19}));
-  EXPECT_TRUE(same_pixels(rgba.narrow(0, 0, 3), rgb));
-  EXPECT_EQ(rgba.select(0, 3).to(kInt64).min().item<int64_t>(), 255);
-  Tensor gray = read_image(kImages + "color444.jpg", ImageReadMode::Gray);
-  Tensor gray_alpha = read_image(kImages + "color444.jpg", ImageReadMode::GrayAlpha);
-  ASSERT_EQ(gray_alpha.shape(), (Shape{2, 11, 19}));
-  EXPECT_TRUE(same_pixels(gray_alpha.narrow(0, 0, 1), gray));
-  EXPECT_EQ(gray_alpha.select(0, 1).to(kInt64).min().item<int64_t>(), 255);
-}
-
-TEST(ReadImage, CmykJpegAlphaModesAddAnOpaqueChannelToTheConvertedColour) {
-  Tensor rgb = read_image(kImages + "cmyk.jpg", ImageReadMode::RGB);
-  Tensor rgba = read_image(kImages + "cmyk.jpg", ImageReadMode::RGBAlpha);
-  ASSERT_EQ(rgba.shape(), (Shape{4, 11, 19}));
-  EXPECT_TRUE(same_pixels(rgba.narrow(0, 0, 3), rgb));
-  EXPECT_EQ(rgba.select(0, 3).to(kInt64).min().item<int64_t>(), 255);
-  Tensor gray_alpha = read_image(kImages + "cmyk.jpg", ImageReadMode::GrayAlpha);
-  ASSERT_EQ(gray_alpha.shape(), (Shape{2, 11, 19}));
-  EXPECT_TRUE(same_pixels(gray_alpha.narrow(0, 0, 1), read_image(kImages + "cmyk.jpg", ImageReadMode::Gray)));
-  EXPECT_EQ(gray_alpha.select(0, 1).to(kInt64).min().item<int64_t>(), 255);
+  for (const char* name : {"color444.jpg", "cmyk.jpg"}) {
+    const std::string file = kImages + name;
+    Tensor rgba = read_image(file, ImageReadMode::RGBAlpha);
+    ASSERT_EQ(rgba.shape(), (Shape{4, 11, 19})) << name;
+    EXPECT_TRUE(same_pixels(rgba.narrow(0, 0, 3), read_image(file, ImageReadMode::RGB))) << name;
+    EXPECT_EQ(rgba.select(0, 3).to(kInt64).min().item<int64_t>(), 255) << name;
+    Tensor gray_alpha = read_image(file, ImageReadMode::GrayAlpha);
+    ASSERT_EQ(gray_alpha.shape(), (Shape{2, 11, 19})) << name;
+    EXPECT_TRUE(same_pixels(gray_alpha.narrow(0, 0, 1), read_image(file, ImageReadMode::Gray))) << name;
+    EXPECT_EQ(gray_alpha.select(0, 1).to(kInt64).min().item<int64_t>(), 255) << name;
+  }
 }
 
 TEST(ReadImage, DecodeImageReadsTheSameBytesFromMemory) {
