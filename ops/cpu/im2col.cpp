@@ -141,9 +141,9 @@ std::vector<TapSpan> tap_spans(const Im2colGeometry& g) {
     const StepRange rows = steps_inside(off_h, 1, g.h, g.out_h);
     for (int64_t j = 0; j < g.kw; ++j) {
       const int64_t shift = off_h * g.w + j * g.dw - g.pw;
-      const int64_t lo = std::min(std::max(rows.lo * g.w, -shift), rows.hi * g.w);
-      const int64_t hi = std::min(rows.hi * g.w, g.h * g.w - shift);
-      spans.push_back({lo, std::max(lo, hi), shift});
+      const int64_t lo = std::max(rows.lo * g.w, -shift), hi = std::min(rows.hi * g.w, g.h * g.w - shift);
+      // An empty span is {0, 0, 0}, so that even its (unused) pixel pointer is in the plane.
+      spans.push_back(lo < hi ? TapSpan{lo, hi, shift} : TapSpan{0, 0, 0});
     }
   }
   return spans;
