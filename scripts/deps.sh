@@ -2,6 +2,8 @@
 # needs to build, when they are missing (apt-get, as root). Idempotent: a machine that
 # has them installs nothing.
 KILN_BUILD_PACKAGES=(cmake ninja-build g++ ccache libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libpng-dev libjpeg-dev)
+# scripts/test.sh only: valgrind checks the file parsers for reads of uninitialised memory.
+KILN_TEST_PACKAGES=(valgrind)
 
 kiln_install_packages() {
   local missing=()
