@@ -21,8 +21,7 @@ namespace {
 using test::on_cpu;
 using test::on_cuda;
 
-const std::vector<DType> kFloating = {kFloat32, kFloat64};
-
+using test::kFloating;
 using test::expect_parity;
 using test::ListFn;
 
@@ -67,22 +66,9 @@ ListFn batch_norm_run(bool training, GradMask mask) {
 // compared with the forward tolerances, the gradients with the backward ones.
 void expect_batch_norm_parity(const ListFn& run, const TensorList& inputs, double fwd_rtol, double fwd_atol,
                               double rtol, double atol, const std::string& what) {
-  SCOPED_TRACE(what);
-  TensorList want = run(inputs);
-  TensorList device_inputs;
-  for (const Tensor& t : inputs) device_inputs.push_back(t.defined() ? on_cuda(t) : t);
-  TensorList got = run(device_inputs);
-  ASSERT_EQ(got.size(), want.size());
-  ASSERT_EQ(got.size(), 6u);
-  const char* names[] = {"y", "running_mean", "running_var", "dx", "dweight", "dbias"};
-  for (size_t i = 0; i < got.size(); ++i) {
-    SCOPED_TRACE(names[i]);
-    ASSERT_EQ(got[i].defined(), want[i].defined());
-    if (want[i].defined()) {
-      EXPECT_TRUE(got[i].device().is_cuda());
-      EXPECT_TRUE(test::allclose(on_cpu(got[i]), want[i], i < 3 ? fwd_rtol : rtol, i < 3 ? fwd_atol : atol));
-    }
-  }
+  const test::Tolerance fwd{fwd_rtol, fwd_atol}, bwd{rtol, atol};
+  expect_parity(run, inputs, {fwd, fwd, fwd, bwd, bwd, bwd}, what,
+                {"y", "running_mean", "running_var", "dx", "dweight", "dbias"});
 }
 
 TEST(CudaNormParity, BatchNormMatchesCpuForwardStatisticsAndGradients) {

@@ -23,7 +23,7 @@ namespace {
 using test::on_cpu;
 using test::on_cuda;
 
-const std::vector<DType> kFloating = {kFloat32, kFloat64};
+using test::kFloating;
 double rtol_for(DType d) { return d == kFloat64 ? 1e-12 : 1e-5; }
 double atol_for(DType d) { return d == kFloat64 ? 1e-12 : 1e-6; }
 

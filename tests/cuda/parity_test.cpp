@@ -52,7 +52,7 @@ void expect_parity2(const BinaryFn& f, const Tensor& a, const Tensor& b, double 
   EXPECT_TRUE(test::allclose(got, want, rtol, atol));
 }
 
-const std::vector<DType> kFloating = {kFloat32, kFloat64};
+using test::kFloating;
 
 TEST(CudaParity, UnaryFloatingOpsMatchCpu) {
   KILN_REQUIRE_CUDA_DEVICE();
