@@ -297,6 +297,7 @@ const char* check_jpeg_structure(const uint8_t* data, size_t size) {
     }
     pos += length;
     in_scan = marker == 0xDA;  // SOS
+    static_assert(kMaxJpegScans == 1000, "the message below names the limit");
     if (in_scan && ++scans > kMaxJpegScans) return "the file has more than 1000 scans";
   }
 }
