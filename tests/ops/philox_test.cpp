@@ -23,7 +23,7 @@ TEST_P(PhiloxIsa, BlocksAreTheScalarGeneratorsWords) {
   const uint64_t firsts[] = {0, 3, (uint64_t(1) << 32) - 5, 0xffffffffffffff00ull};
   for (uint64_t seed : seeds) {
     for (uint64_t first : firsts) {
-      for (int64_t count : {0, 1, 7, 8, 15, 16, 17, 33, 100}) {
+      for (int64_t count : {0, 1, 7, 8, 15, 16, 17, 33, 63, 64, 65, 100, 128, 200}) {
         std::vector<uint32_t> words(size_t(4 * count) + 4, 0xdeadbeefu);
         cpu::philox_blocks(seed, first, count, words.data());
         for (int64_t j = 0; j < count; ++j) {
