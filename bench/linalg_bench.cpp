@@ -37,11 +37,14 @@ struct Shape {
 };
 
 // The flagship MLP's first layer, Linear(784, 256) on a batch of 128 (weight W (256, 784),
-// as PyTorch stores it): forward y = x W^T, and the two products of its backward.
+// as PyTorch stores it): forward y = x W^T, and the two products of its backward; then
+// the logits of its second layer, Linear(256, 10), a narrow product (Note [Narrow
+// products] in ops/cpu/gemm.cpp).
 const Shape kMlpShapes[] = {
     {"mlp_forward x(128,784) @ W^T", false, true, 128, 256, 784},
     {"mlp_dinput dy(128,256) @ W", false, false, 128, 784, 256},
     {"mlp_dweight dy^T(256,128) @ x", true, false, 256, 784, 128},
+    {"mlp_logits h(128,256) @ W2^T", false, true, 128, 10, 256},
 };
 
 template <typename T>
@@ -222,7 +225,7 @@ BENCHMARK(BM_GemmSquare)
     ->ArgNames({"version", "size"})
     ->UseRealTime();
 BENCHMARK(BM_GemmSquareF64)->ArgsProduct({versions_from(2), {1024}})->ArgNames({"version", "size"})->UseRealTime();
-BENCHMARK(BM_GemmMlp)->ArgsProduct({versions_from(1), {0, 1, 2}})->ArgNames({"version", "shape"})->UseRealTime();
+BENCHMARK(BM_GemmMlp)->ArgsProduct({versions_from(1), {0, 1, 2, 3}})->ArgNames({"version", "shape"})->UseRealTime();
 BENCHMARK(BM_GemmVector)->ArgsProduct({versions_from(1), {0, 1, 2}})->ArgNames({"version", "shape"})->UseRealTime();
 
 }  // namespace

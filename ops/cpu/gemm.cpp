@@ -326,6 +326,7 @@ class AlignedBuffer {
 template <typename T>
 struct PackBuffers {
   AlignedBuffer<T> a, b;
+  AlignedBuffer<T> narrow_c;  // C^T of a narrow product (Note [Narrow products])
 };
 template <typename T>
 PackBuffers<T>& thread_pack_buffers() {
@@ -416,10 +417,35 @@ const GemmMicroKernel<T>& active_micro_kernel() {
 // microseconds with OMP_WAIT_POLICY=passive).
 constexpr double kMinFlopsPerThread = 4e6;
 
+// Note [Narrow products]
+// A C narrower than the micro-tile wastes most of it: the MLP's logits, (128 x 256) @
+// (256 x 10), use 10 of every tile's 32 columns, and 128 rows round up to 140. The same
+// product transposed, C^T = op(B)^T op(A)^T, puts the narrow side along MR = 14 instead:
+// one panel of 14 rows for 10, and 128 columns in whole panels of 32, 2.5 times less
+// padding. So when C has fewer than NR columns and its transpose pads at most 3/4 as much,
+// versions 4 and 5 compute C^T into a per-thread scratch buffer (alpha applied, beta 0)
+// and add it into C transposed, which for n < NR costs little next to the product.
+template <typename T>
+bool narrow_product_is_better_transposed(const GemmMicroKernel<T>& uk, int64_t m, int64_t n) {
+  if (n >= uk.nr) return false;
+  const int64_t padded = round_up(m, uk.mr) * round_up(n, uk.nr);
+  const int64_t padded_transposed = round_up(n, uk.mr) * round_up(m, uk.nr);
+  return 4 * padded_transposed <= 3 * padded;
+}
+
 template <typename T>
 void gemm_kernel45(int threads, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                    int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   const GemmMicroKernel<T>& uk = active_micro_kernel<T>();
+  if (narrow_product_is_better_transposed(uk, m, n)) {
+    T* ct = thread_pack_buffers<T>().narrow_c.get(n * m);
+    gemm_kernel45(threads, !trans_b, !trans_a, n, m, k, alpha, b, ldb, a, lda, T(0), ct, m);
+    for (int64_t i = 0; i < m; ++i) {
+      T* row = c + i * ldc;
+      for (int64_t j = 0; j < n; ++j) row[j] = beta == T(0) ? ct[j * m + i] : ct[j * m + i] + beta * row[j];
+    }
+    return;
+  }
   const double flops = 2.0 * double(m) * double(n) * double(k);
   threads = int(std::max<double>(1, std::min<double>(threads, flops / kMinFlopsPerThread)));
   int64_t best_tm = 1, best_area = -1;

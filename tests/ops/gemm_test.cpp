@@ -28,7 +28,8 @@ struct GemmShape {
 
 // 1s, primes, one below/above the micro-tiles (6 x 8 portable; 6 x 16 AVX2; 14 x 32 and
 // 14 x 16 AVX-512) and the cache blocks (depth 256 and 384, rows 96 and 336, columns
-// 256 and 384), and shapes spanning several tiles and panels of k; then 40 shapes drawn
+// 256 and 384), shapes spanning several tiles and panels of k, and narrow products that
+// run transposed (Note [Narrow products]: the MLP's logits, 128 x 10); then 40 shapes drawn
 // from sizes around those tiles.
 const std::vector<GemmShape>& awkward_shapes() {
   static const std::vector<GemmShape> shapes = [] {
@@ -36,6 +37,7 @@ const std::vector<GemmShape>& awkward_shapes() {
         {1, 1, 1},    {1, 7, 13},     {7, 1, 13},     {13, 7, 1},     {7, 13, 31},   {31, 7, 13},
         {5, 7, 9},    {6, 8, 16},     {14, 32, 16},   {15, 33, 385},  {12, 16, 257}, {97, 255, 129},
         {129, 67, 257}, {5, 300, 513}, {200, 3, 5},   {95, 257, 255}, {337, 385, 9}, {28, 64, 770},
+        {128, 10, 256}, {300, 17, 40},
     };
     const int64_t sizes[] = {1, 2, 3, 5, 7, 15, 17, 31, 33, 64, 97, 130};
     std::mt19937 gen(2026);
