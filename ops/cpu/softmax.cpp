@@ -57,23 +57,43 @@ void softmax_row(const T* x, T* y, int64_t n) {
   }
 }
 
-// A contiguous float32 row with the SIMD exp (Note [SIMD elementwise kernels]): x - m
-// into y, exp in place, then the sum and the scaling. `scratch` holds the
-// exponentials for log_softmax, whose output keeps x - m.
+// Contiguous float32 rows with the SIMD exp (Note [SIMD elementwise kernels]): x - m
+// into y, exp, then each row's sum and the scaling. The rows of a block go through exp
+// in one call, so short rows (cross_entropy's 10 classes) do not each pay for a call
+// and a tail. `scratch` holds the exponentials for log_softmax, whose output keeps x - m.
+constexpr int64_t kSoftmaxBlock = 4096;  // elements per exp call, at least one row
+
 template <bool kLog>
-void softmax_row_simd(const cpu::SimdElementwise& simd, const float* x, float* y, int64_t n, std::vector<float>& scratch) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (int64_t j = 0; j < n; ++j) m = std::max(m, x[j]);
-  for (int64_t j = 0; j < n; ++j) y[j] = x[j] - m;
-  if constexpr (kLog) {
-    scratch.resize(size_t(n));
-    simd.unary(cpu::SimdUnaryOp::Exp, scratch.data(), y, n, false);
-    const float log_sum = float(std::log(cpu::lane_sum(n, [&](int64_t j) { return double(scratch[size_t(j)]); })));
-    for (int64_t j = 0; j < n; ++j) y[j] -= log_sum;
-  } else {
-    simd.unary(cpu::SimdUnaryOp::Exp, y, y, n, false);
-    const float inv = float(1.0 / cpu::lane_sum(n, [&](int64_t j) { return double(y[j]); }));
-    for (int64_t j = 0; j < n; ++j) y[j] *= inv;
+void softmax_rows_simd(const cpu::SimdElementwise& simd, const float* x, float* y, int64_t rows, int64_t n,
+                       std::vector<float>& scratch) {
+  const int64_t block_rows = std::max<int64_t>(1, kSoftmaxBlock / n);
+  for (int64_t r0 = 0; r0 < rows; r0 += block_rows) {
+    const int64_t count = std::min(block_rows, rows - r0), len = count * n;
+    const float* xb = x + r0 * n;
+    float* yb = y + r0 * n;
+    for (int64_t r = 0; r < count; ++r) {
+      float m = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < n; ++j) m = std::max(m, xb[r * n + j]);
+      for (int64_t j = 0; j < n; ++j) yb[r * n + j] = xb[r * n + j] - m;
+    }
+    float* e = yb;
+    if constexpr (kLog) {
+      scratch.resize(size_t(len));
+      e = scratch.data();
+    }
+    simd.unary(cpu::SimdUnaryOp::Exp, e, yb, len, false);
+    for (int64_t r = 0; r < count; ++r) {
+      const float* er = e + r * n;
+      float* yr = yb + r * n;
+      const double sum = cpu::lane_sum(n, [&](int64_t j) { return double(er[j]); });
+      if constexpr (kLog) {
+        const float log_sum = float(std::log(sum));
+        for (int64_t j = 0; j < n; ++j) yr[j] -= log_sum;
+      } else {
+        const float inv = float(1.0 / sum);
+        for (int64_t j = 0; j < n; ++j) yr[j] *= inv;
+      }
+    }
   }
 }
 
@@ -120,7 +140,7 @@ void softmax_forward(const Tensor& out, const Tensor& x, const char* op) {
         if constexpr (std::is_same_v<T, float>) {
           if (simd != nullptr) {
             std::vector<float> scratch;
-            for (int64_t r = b; r < e; ++r) softmax_row_simd<kLog>(*simd, in + r * n, o + r * n, n, scratch);
+            softmax_rows_simd<kLog>(*simd, in + b * n, o + b * n, e - b, n, scratch);
             return;
           }
         }

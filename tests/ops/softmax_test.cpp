@@ -130,6 +130,25 @@ TEST_P(SoftmaxBackward, FusedKernelMatchesTheComposedFormula) {
   }
 }
 
+// The float32 row kernel runs short rows in blocks of about 4096 elements through one exp
+// call: shapes whose rows straddle the blocks (10 and 7 classes, several threads) and one
+// row longer than a block agree with the float64 result on every ISA path.
+class SoftmaxForward : public test::IsaTest {};
+
+TEST_P(SoftmaxForward, ShortFloat32RowsInBlocksMatchFloat64) {
+  Generator gen(19);
+  for (const Shape& shape : {Shape{1000, 10}, Shape{2053, 7}, Shape{3, 5000}, Shape{1, 1}}) {
+    Tensor x = randn(shape, kFloat64, &gen) * 5.0;
+    for (SoftmaxFn fn : {&softmax, &log_softmax}) {
+      EXPECT_TRUE(test::allclose(fn(x.to(kFloat32), 1), fn(x, 1).to(kFloat32), 1e-5, 1e-6))
+          << shape << (fn == &softmax ? " softmax" : " log_softmax");
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, SoftmaxForward,
+                         ::testing::Values(cpu::CpuIsa::Generic, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512),
+                         test::isa_test_name);
 INSTANTIATE_TEST_SUITE_P(Isa, SoftmaxBackward,
                          ::testing::Values(cpu::CpuIsa::Generic, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512),
                          test::isa_test_name);
