@@ -15,6 +15,7 @@
 #include "ops/im2col.h"
 #include "ops/index.h"
 #include "ops/linalg.h"
+#include "ops/nll.h"
 #include "ops/norm.h"
 #include "ops/optim.h"
 #include "ops/random.h"

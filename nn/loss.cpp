@@ -9,6 +9,7 @@
 #include "core/autocast.h"
 #include "ops/binary.h"
 #include "ops/index.h"
+#include "ops/nll.h"
 #include "ops/reduce.h"
 #include "ops/unary.h"
 
@@ -105,6 +106,14 @@ void check_class_target(const char* op, const Tensor& input, const Tensor& targe
 // not ignored (both terms: PyTorch normalises the smoothing term by the same total).
 Tensor class_target_loss(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index,
                          const std::string& reduction, double smoothing) {
+  // The plain loss is one op with its own kernels (ops/nll.h); smoothing, a class
+  // weight that wants a gradient, or a device without the kernels take the ops below.
+  if (smoothing == 0 && !(weight.defined() && weight.requires_grad()) && class_nll_loss_available(logp.device())) {
+    const NllReduction r = reduction == "none"  ? NllReduction::None
+                           : reduction == "sum" ? NllReduction::Sum
+                                                : NllReduction::Mean;
+    return class_nll_loss(logp, target, weight, ignore_index, r);
+  }
   int64_t cdim = class_dim(logp);
   int64_t classes = logp.size(cdim);
   Tensor kept = ne(target, double(ignore_index));

@@ -1,5 +1,5 @@
 // DeviceParity, second part: the CUDA kernels of dropout, the fused optimizer steps, the
-// LSTM cell, layer norm, the indexing family and im2col/col2im against the CPU kernels
+// LSTM cell, layer norm, the indexing family, im2col/col2im and nll_loss against the CPU kernels
 // on the same random inputs (odd sizes, float64, non-contiguous inputs). Skips without a
 // device. Copies (index_select, gather, pad, im2col, ...) and dropout's mask must match
 // bit for bit; arithmetic uses the tolerances of tests/cuda/parity_test.cpp.
@@ -10,6 +10,7 @@
 #include "kiln.h"
 #include "support/check.h"
 #include "support/cuda.h"
+#include "support/errors.h"
 
 #ifdef KILN_WITH_CUDA
 #include "cuda/runtime.h"
@@ -367,6 +368,47 @@ TEST(CudaParity2, ThresholdBackwardMatchesCpuExactly) {
     expect_parity([](const TensorList& l) { return TensorList{threshold_backward(l[0], l[1].t(), 0.5)}; },
                   {g, xt}, 0, 0, "threshold_backward, x transposed");
   }
+}
+
+// class_nll_loss (the kernels behind nll_loss and cross_entropy): every reduction, with
+// and without class weights, ignored targets, a (N, C, d1, d2) input and a transposed
+// one; forward values and the gradients of a weighted sum. A target out of range is an
+// error naming it on the device too.
+TEST(CudaParity2, NllLossMatchesCpuForwardAndBackward) {
+  KILN_REQUIRE_CUDA_DEVICE();
+  Generator gen(30);
+  for (DType d : kFloating) {
+    const double rtol = rtol_for(d), atol = atol_for(d);
+    for (bool weighted : {false, true}) {
+      for (NllReduction r : {NllReduction::None, NllReduction::Sum, NllReduction::Mean}) {
+        const std::string what = std::string(dtype_name(d)) + (weighted ? " weighted" : "") + " reduction " +
+                                 std::to_string(int(r));
+        Tensor logp = log_softmax(randn({37, 11}, {}, &gen).to(d), 1);
+        Tensor target = randint(0, 11, {37}, kInt64, &gen);
+        target = where(lt(rand({37}, {}, &gen), 0.2), full({37}, 3.0, kInt64), target);  // ignore_index 3
+        Tensor w = weighted ? (rand({11}, {}, &gen) + 0.5).to(d) : Tensor();
+        auto loss = [&](const TensorList& l) { return class_nll_loss(l[0], l[1], l[2], 3, r); };
+        Tensor dy = r == NllReduction::None ? randn({37}, {}, &gen).to(d) : scalar_tensor(1.7, d);
+        expect_parity([&](const TensorList& l) { return TensorList{loss(l)}; }, {logp, target, w}, rtol, atol,
+                      "forward " + what);
+        expect_parity([&](const TensorList& l) { return gradients(loss, l, dy); }, {logp, target, w}, rtol, atol,
+                      "backward " + what);
+        Tensor logp4 = log_softmax(randn({3, 5, 4, 2}, {}, &gen).to(d), 1), target4 = randint(0, 5, {3, 4, 2}, kInt64, &gen);
+        Tensor w4 = weighted ? (rand({5}, {}, &gen) + 0.5).to(d) : Tensor();
+        Tensor dy4 = r == NllReduction::None ? randn({3, 4, 2}, {}, &gen).to(d) : scalar_tensor(0.3, d);
+        auto loss4 = [&](const TensorList& l) { return class_nll_loss(l[0], l[1], l[2], -100, r); };
+        expect_parity([&](const TensorList& l) { return gradients(loss4, l, dy4); }, {logp4, target4, w4}, rtol,
+                      atol, "backward (N, C, d1, d2) " + what);
+        Tensor logpt = log_softmax(randn({11, 37}, {}, &gen).to(d), 0);
+        expect_parity([&](const TensorList& l) { return TensorList{class_nll_loss(l[0].t(), l[1], l[2], 3, r)}; },
+                      {logpt, target, w}, rtol, atol, "forward, input transposed " + what);
+      }
+    }
+  }
+  Tensor bad = on_cuda(tensor(std::vector<int64_t>{1, 11, 2}));
+  const std::string msg = test::error_of(
+      [&] { class_nll_loss(on_cuda(log_softmax(randn({3, 11}, {}, &gen), 1)), bad, {}, -100, NllReduction::Sum); });
+  EXPECT_NE(msg.find("target class index 11 is out of range for 11 classes"), std::string::npos) << msg;
 }
 
 #endif  // KILN_WITH_CUDA

@@ -198,6 +198,49 @@ TEST(LossEdgeCases, EmptyBatchAndZeroDimInputs) {
   EXPECT_EQ(F::l1_loss(a, b, "none").dim(), 0);
 }
 
+// nll_loss and cross_entropy run through class_nll_loss's kernels (ops/nll.h) unless the
+// class weight wants a gradient, which takes the composed ops: both paths give the same
+// losses and input gradients, for every reduction, with ignored targets, in float64.
+TEST(LossEdgeCases, FusedAndComposedNllPathsAgree) {
+  Generator gen(5);
+  for (const std::string reduction : {"none", "sum", "mean"}) {
+    SCOPED_TRACE(reduction);
+    for (const Shape& shape : {Shape{9, 5}, Shape{3, 5, 2, 3}, Shape{5}}) {
+      Tensor x = randn(shape, kFloat64, &gen);
+      Shape tshape = shape;
+      tshape.erase(tshape.begin() + (shape.size() == 1 ? 0 : 1));
+      Tensor t = randint(0, 5, tshape, kInt64, &gen);
+      t = where(lt(rand(tshape, {}, &gen), 0.3), full(tshape, 2.0, kInt64), t);  // ignore_index 2
+      Tensor w = rand({5}, kFloat64, &gen) + 0.5;
+      Tensor dy = reduction == "none" ? randn(tshape, kFloat64, &gen) : scalar_tensor(0.7, kFloat64);
+      auto run = [&](bool weight_grad) {
+        Tensor leaf = x.detach().requires_grad_(true);
+        Tensor loss = F::cross_entropy(leaf, t, w.detach().requires_grad_(weight_grad), 2, reduction);
+        (loss * dy).sum().backward();
+        return std::pair{loss.detach(), leaf.grad()};
+      };
+      auto [fused, fused_grad] = run(false);
+      auto [composed, composed_grad] = run(true);
+      EXPECT_TRUE(allclose(fused, composed, 1e-12, 1e-14)) << shape;
+      EXPECT_TRUE(allclose(fused_grad, composed_grad, 1e-12, 1e-14)) << shape;
+    }
+  }
+}
+
+TEST(LossErrors, ClassNllLossChecksItsArguments) {
+  Tensor logp = log_softmax(randn({4, 3}), 1);
+  EXPECT_THAT(error_of([&] { class_nll_loss(logp, int64s({0, 1, 2}), {}, -100, NllReduction::Mean); }),
+              HasSubstr("nll_loss: expected a target of shape [4] for input float32[4, 3] on cpu"));
+  EXPECT_THAT(error_of([&] { class_nll_loss(logp, zeros({4}), {}, -100, NllReduction::Mean); }),
+              HasSubstr("nll_loss: expected int64 class indices"));
+  EXPECT_THAT(error_of([&] { class_nll_loss(logp, int64s({0, 1, 2, 1}), ones({4}), -100, NllReduction::Mean); }),
+              HasSubstr("nll_loss: expected a class weight of shape [3]"));
+  EXPECT_THAT(error_of([&] { class_nll_loss(logp, int64s({0, 3, 2, 1}), {}, -100, NllReduction::Sum); }),
+              HasSubstr("nll_loss: target class index 3 is out of range for 3 classes"));
+  EXPECT_THAT(error_of([&] { class_nll_loss(logp, int64s({0, -1, 2, 1}), {}, -100, NllReduction::None); }),
+              HasSubstr("target class index -1 is out of range"));
+}
+
 TEST(LossEdgeCases, LargeLogitsStayFinite) {
   Tensor x = tensor(std::vector<float>{-1000.0f, 1000.0f}).requires_grad_();
   Tensor y = tensor(std::vector<float>{1.0f, 0.0f});
