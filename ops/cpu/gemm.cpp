@@ -338,8 +338,8 @@ PackBuffers<T>& thread_pack_buffers() {
 constexpr int kMaxMicroTile = 14 * 32;
 
 // C[i_begin:i_end, j_begin:j_end] of the product, on the calling thread (see
-// Note [GEMM blocking]). Edge tiles (fewer than MR rows or NR columns) are computed into a
-// local MR x NR tile and added to C element by element.
+// Note [GEMM blocking]). Edge tiles of fewer than NR columns are computed into a local
+// tile and added to C element by element.
 template <typename T>
 void gemm_packed_block(const GemmMicroKernel<T>& uk, bool trans_a, bool trans_b, int64_t i_begin, int64_t i_end,
                        int64_t j_begin, int64_t j_end, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
@@ -369,11 +369,13 @@ void gemm_packed_block(const GemmMicroKernel<T>& uk, bool trans_a, bool trans_b,
           for (int64_t jr = 0; jr < nc; jr += NR) {
             const int64_t cols = std::min(NR, nc - jr);
             T* ct = c + (ic + ir) * ldc + jc + jr;
-            if (rows == MR && cols == NR) {
-              uk.kernel(kc, apack + ir * kc, bpack + jr * kc, alpha, beta_block, ct, ldc);
+            // A panel of fewer rows runs a kernel of that many rows (Note [GEMM edge rows]).
+            const typename GemmMicroKernel<T>::Kernel kernel = uk.row_kernel[rows];
+            if (cols == NR) {
+              kernel(kc, apack + ir * kc, bpack + jr * kc, alpha, beta_block, ct, ldc);
               continue;
             }
-            uk.kernel(kc, apack + ir * kc, bpack + jr * kc, alpha, T(0), edge, NR);
+            kernel(kc, apack + ir * kc, bpack + jr * kc, alpha, T(0), edge, NR);
             for (int64_t i = 0; i < rows; ++i) {
               for (int64_t j = 0; j < cols; ++j) {
                 T& cij = ct[i * ldc + j];
@@ -410,11 +412,12 @@ const GemmMicroKernel<T>& active_micro_kernel() {
 // Version 5 gives each thread one rectangle of C and runs version 4's loops on it with the
 // thread's own packing buffers: no synchronisation inside the product. With t threads C is
 // cut into tm x tn rectangles (tm * tn = t) whose sides are multiples of MR and NR, and
-// the split that leaves the largest rectangle smallest wins (rows on a tie): 1024 x 1024
-// on 2 threads is two 512 x 1024 halves; the MLP's 128 x 256 (14 x 32 tiles) is two
-// 128 x 128 halves rather than 70 + 58 rows. A thread needs kMinFlopsPerThread of work,
-// or the product runs on fewer threads (waking a sleeping OpenMP thread costs tens of
-// microseconds with OMP_WAIT_POLICY=passive).
+// the split that leaves the largest padded rectangle smallest wins, rows on a tie: 1024 x
+// 1024 on 2 threads is two 512 x 1024 halves, and the MLP's 128 x 256 (14 x 32 tiles) is
+// 70 + 58 rows. (Two 128 x 128 halves pad the same, and measured 8 % slower on the MLP's
+// product and on 1024^3, though each thread then packs less.) A thread needs
+// kMinFlopsPerThread of work, or the product runs on fewer threads (waking a sleeping
+// OpenMP thread costs tens of microseconds with OMP_WAIT_POLICY=passive).
 constexpr double kMinFlopsPerThread = 4e6;
 
 // Note [Narrow products]

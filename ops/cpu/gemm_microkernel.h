@@ -44,7 +44,13 @@ struct GemmMicroKernel {
   void (*pack_b)(bool trans_b, const T* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, T* out);
   // c[0:mr, 0:nr] (leading dimension ldc) = alpha * ap^T bp + beta * c, where ap is a
   // packed (kc, mr) panel and bp a packed (kc, nr) one; beta == 0 does not read c.
-  void (*kernel)(int64_t kc, const T* ap, const T* bp, T alpha, T beta, T* c, int64_t ldc);
+  using Kernel = void (*)(int64_t kc, const T* ap, const T* bp, T alpha, T beta, T* c, int64_t ldc);
+  Kernel kernel;
+  // row_kernel[r] (1 <= r <= mr): the same for the first r rows of the panel only, for
+  // the last panel of an m that is not a multiple of mr (Note [GEMM edge rows]);
+  // row_kernel[mr] is `kernel`.
+  static constexpr int kMaxRows = 16;
+  Kernel row_kernel[kMaxRows + 1];
 };
 
 // Defined in gemm_avx512.cpp and gemm_avx2.cpp; call only when active_isa() allows.
@@ -125,25 +131,33 @@ void gemm_pack_b(bool trans_b, const T* b, int64_t ldb, int64_t p0, int64_t kc, 
   }
 }
 
-// The micro-kernel of Note [GEMM micro-kernels]: MR rows of NV vectors of V::kLanes
-// values. V is the ISA's vector interface: a register type `Reg`, kLanes, and zero,
-// load (aligned), loadu/storeu (unaligned), broadcast, fmadd(a, b, c) = a * b + c, mul.
-// ap: (kc, MR) packed, bp: (kc, NV * kLanes) packed, c: (MR, NV * kLanes), row stride ldc.
-template <typename V, int MR, int NV>
+// Note [GEMM edge rows]
+// When MR does not divide m, the last panel of A has fewer rows (the MLP's 128 = 9 x 14
+// + 2). Running the full kernel on it wastes MR - r rows of multiply-adds: 12 of 14 for
+// the MLP, a tenth of its forward product. So every row count r < MR has its own kernel,
+// the same template with r rows of accumulators reading the first r values of each step
+// of the padded panel (which keeps its MR stride), and writing r rows of C.
+
+// The micro-kernel of Note [GEMM micro-kernels]: R rows of NV vectors of V::kLanes
+// values, from an A panel packed MR values per step (R == MR, or fewer at an edge). V is
+// the ISA's vector interface: a register type `Reg`, kLanes, and zero, load (aligned),
+// loadu/storeu (unaligned), broadcast, fmadd(a, b, c) = a * b + c, mul.
+// ap: (kc, MR) packed, bp: (kc, NV * kLanes) packed, c: (R, NV * kLanes), row stride ldc.
+template <typename V, int MR, int NV, int R = MR>
 void gemm_micro_kernel(int64_t kc, const typename V::Scalar* ap, const typename V::Scalar* bp,
                        typename V::Scalar alpha, typename V::Scalar beta, typename V::Scalar* c, int64_t ldc) {
   using T = typename V::Scalar;
   using Reg = typename V::Reg;
   constexpr int NR = NV * V::kLanes;
-  Reg acc[MR][NV];
+  Reg acc[R][NV];
 #pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < R; ++i) {
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
   }
   // The C block is needed only after the loop: start fetching it now.
 #pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < R; ++i) {
     __builtin_prefetch(c + i * ldc, 1);
     __builtin_prefetch(c + i * ldc + NR - 1, 1);
   }
@@ -153,7 +167,7 @@ void gemm_micro_kernel(int64_t kc, const typename V::Scalar* ap, const typename 
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) b[j] = V::load(bp + j * V::kLanes);
 #pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < R; ++i) {
       const Reg ai = V::broadcast(ap + i);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[i][j] = V::fmadd(ai, b[j], acc[i][j]);
@@ -163,7 +177,7 @@ void gemm_micro_kernel(int64_t kc, const typename V::Scalar* ap, const typename 
   }
   const Reg alpha_v = V::broadcast(&alpha), beta_v = V::broadcast(&beta);
 #pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < R; ++i) {
     T* row = c + i * ldc;
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
@@ -179,12 +193,23 @@ void gemm_micro_kernel(int64_t kc, const typename V::Scalar* ap, const typename 
   }
 }
 
+// Fills row_kernel[1 .. R] with the kernels of R, R - 1, ..., 1 rows.
+template <typename V, int MR, int NV, int R>
+void fill_row_kernels(GemmMicroKernel<typename V::Scalar>& k) {
+  k.row_kernel[R] = &gemm_micro_kernel<V, MR, NV, R>;
+  if constexpr (R > 1) fill_row_kernels<V, MR, NV, R - 1>(k);
+}
+
 // A GemmMicroKernel for the vector interface V with an MR x (NV * lanes) register block.
 template <typename V, int MR, int NV>
 GemmMicroKernel<typename V::Scalar> make_gemm_micro_kernel(const char* isa, int64_t mc, int64_t kc, int64_t nc) {
   using T = typename V::Scalar;
   constexpr int NR = NV * V::kLanes;
-  return {isa, MR, NR, mc, kc, nc, &gemm_pack_a<T, MR>, &gemm_pack_b<T, NR>, &gemm_micro_kernel<V, MR, NV>};
+  static_assert(MR <= GemmMicroKernel<T>::kMaxRows, "row_kernel has room for kMaxRows rows");
+  GemmMicroKernel<T> k{isa, MR, NR, mc, kc, nc, &gemm_pack_a<T, MR>, &gemm_pack_b<T, NR>, &gemm_micro_kernel<V, MR, NV>,
+                       {}};
+  fill_row_kernels<V, MR, NV, MR>(k);
+  return k;
 }
 
 }  // namespace
