@@ -415,7 +415,10 @@ const GemmMicroKernel<T>& active_micro_kernel() {
 // the split that leaves the largest padded rectangle smallest wins, rows on a tie: 1024 x
 // 1024 on 2 threads is two 512 x 1024 halves, and the MLP's 128 x 256 (14 x 32 tiles) is
 // 70 + 58 rows. (Two 128 x 128 halves pad the same, and measured 8 % slower on the MLP's
-// product and on 1024^3, though each thread then packs less.) A thread needs
+// product and on 1024^3, though each thread then packs less. Packing a row split's
+// shared op(B) once, each thread a share of its panels, then a barrier, measured slower
+// still, 165 -> 245 us on the MLP's product: every panel then crosses between the cores'
+// caches.) A thread needs
 // kMinFlopsPerThread of work, or the product runs on fewer threads (waking a sleeping
 // OpenMP thread costs tens of microseconds with OMP_WAIT_POLICY=passive).
 constexpr double kMinFlopsPerThread = 4e6;
