@@ -11,16 +11,17 @@ namespace kiln {
 
 namespace {
 
-// gates, act: (N, 4H); c, h, c_new, tanh_c: (N, H); n = N * H; all contiguous.
+// gates, act, addend: (N, 4H); bias (4H); c, h, c_new, tanh_c: (N, H); n = N * H; all
+// contiguous; addend and bias may be nullptr.
 template <typename T>
-__global__ void lstm_pointwise_kernel1(T* h, T* c_new, T* act, T* tanh_c, const T* gates, const T* c, int64_t n,
-                                       int64_t hidden) {
+__global__ void lstm_pointwise_kernel1(T* h, T* c_new, T* act, T* tanh_c, const T* gates, const T* c,
+                                       const T* addend, const T* bias, int64_t n, int64_t hidden) {
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x)
-    lstm_pointwise_element(e, hidden, h, c_new, act, tanh_c, gates, c);
+    lstm_pointwise_element(e, hidden, h, c_new, act, tanh_c, gates, c, addend, bias);
 }
 
 void lstm_pointwise_cuda(const Tensor& h, const Tensor& c_new, const Tensor& act, const Tensor& tanh_c,
-                         const Tensor& gates, const Tensor& c) {
+                         const Tensor& gates, const Tensor& c, const Tensor& addend, const Tensor& bias) {
   const int64_t n = c.numel();
   if (n == 0) return;
   KILN_CUDA_CHECK(cudaSetDevice(c.device().index));
@@ -28,7 +29,8 @@ void lstm_pointwise_cuda(const Tensor& h, const Tensor& c_new, const Tensor& act
     const auto cfg = cuda::launch_config_1d(n);
     lstm_pointwise_kernel1<T><<<cfg.blocks, cfg.threads, 0, cuda::stream_for(c.device().index)>>>(
         h.data_ptr<T>(), c_new.data_ptr<T>(), act.data_ptr<T>(), tanh_c.data_ptr<T>(), gates.data_ptr<T>(),
-        c.data_ptr<T>(), n, c.size(1));
+        c.data_ptr<T>(), addend.defined() ? addend.data_ptr<T>() : nullptr,
+        bias.defined() ? bias.data_ptr<T>() : nullptr, n, c.size(1));
   });
   cuda::check_launch("lstm_cell_pointwise (cuda)");
 }

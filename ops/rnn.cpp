@@ -43,7 +43,7 @@ struct LstmCellPointwise : Function<LstmCellPointwise> {
     TensorOptions o = options_of(c);
     Tensor h = empty({n, hidden}, o), c_new = empty({n, hidden}, o), tanh_c = empty({n, hidden}, o);
     Tensor act = empty({n, 4 * hidden}, o);
-    lstm_pointwise_stub(c.device(), h, c_new, act, tanh_c, gates, c);
+    lstm_pointwise_stub(c.device(), h, c_new, act, tanh_c, gates, c, Tensor(), Tensor());
     save(gates_in, c_in, act, tanh_c);
     return {h, c_new};
   }
@@ -66,8 +66,9 @@ struct LstmCellPointwise : Function<LstmCellPointwise> {
 
 // Note [LSTM recurrence buffers]
 // The forward keeps, for every time t (in time order whatever the direction):
-//   act (T, N, 4H)    the gate activations; it starts as xproj + bias, each step adds
-//                     h w_hh^T to its slice with one GEMM and activates it in place;
+//   act (T, N, 4H)    the gate activations: each step writes h w_hh^T into its slice
+//                     with one GEMM, and the cell kernel adds xproj[t] + bias to it and
+//                     activates it in place (no pass over all of xproj beforehand);
 //   cs, tanh_c (T, N, H)   c and tanh(c) after step t; out (T, N, H) the h after step t.
 // The state a step starts from is that of the previous step run, t - 1 (t + 1 when
 // reversed), or (h0, c0) for the first. The backward runs the steps in the other order:
@@ -86,14 +87,15 @@ struct LstmRecurrence : Function<LstmRecurrence> {
     const int64_t t_len = xproj_in.size(0), n = h0.size(0), hidden = h0.size(1);
     const Device device = h0.device();
     TensorOptions o = options_of(h0);
-    Tensor act = (bias.defined() ? xproj_in + bias : xproj_in.clone()).contiguous();
+    const Tensor xproj = xproj_in.contiguous(), bias_c = bias.defined() ? bias.contiguous() : Tensor();
+    Tensor act = empty(xproj.shape(), o);
     Tensor out = empty({t_len, n, hidden}, o), cs = empty({t_len, n, hidden}, o), tanh_c = empty({t_len, n, hidden}, o);
     Tensor h = h0, c = c0;
     for (int64_t s = 0; s < t_len; ++s) {
       const int64_t t = reverse ? t_len - 1 - s : s;
       Tensor gates = act.select(0, t), h_t = out.select(0, t), c_t = cs.select(0, t);
-      gemm_stub(device, gates, h, w_t, 1.0, 1.0);  // [i f g o] = xproj[t] + bias + h w_hh^T
-      lstm_pointwise_stub(device, h_t, c_t, gates, tanh_c.select(0, t), gates, c);
+      gemm_stub(device, gates, h, w_t, 0.0, 1.0);  // h w_hh^T; the cell adds xproj[t] + bias
+      lstm_pointwise_stub(device, h_t, c_t, gates, tanh_c.select(0, t), gates, c, xproj.select(0, t), bias_c);
       h = h_t, c = c_t;
     }
     save(xproj_in, h0_in, c0_in, w_in, bias, act, cs, tanh_c);

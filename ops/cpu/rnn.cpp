@@ -17,11 +17,17 @@ namespace kiln {
 namespace {
 
 // One row of the forward with vector activations, the same math as lstm_pointwise_element
-// (within the few ulp of Note [SIMD elementwise kernels]): gates, act: (4H), the rest (H).
-// act may be gates itself: each vector is read before its activation is stored.
+// (within the few ulp of Note [SIMD elementwise kernels]): gates, act, addend: (4H), the
+// rest (H). act may be gates itself: each vector is read before its activation is stored.
+// With an addend or a bias the pre-activations are formed in act first.
 void lstm_pointwise_row_simd(const cpu::SimdElementwise& simd, int64_t hidden, float* h, float* c_new, float* act,
-                             float* tanh_c, const float* gates, const float* c) {
+                             float* tanh_c, const float* gates, const float* c, const float* addend,
+                             const float* bias) {
   using Op = cpu::SimdUnaryOp;
+  if (addend || bias) {
+    for (int64_t q = 0; q < 4 * hidden; ++q) act[q] = lstm_pointwise_preactivation(gates, addend, bias, q, q);
+    gates = act;
+  }
   simd.unary(Op::Sigmoid, act, gates, 2 * hidden, false);  // i, f
   simd.unary(Op::Tanh, act + 2 * hidden, gates + 2 * hidden, hidden, false);  // g
   simd.unary(Op::Sigmoid, act + 3 * hidden, gates + 3 * hidden, hidden, false);  // o
@@ -31,12 +37,14 @@ void lstm_pointwise_row_simd(const cpu::SimdElementwise& simd, int64_t hidden, f
   for (int64_t j = 0; j < hidden; ++j) h[j] = o[j] * tanh_c[j];
 }
 
-// gates, act: (N, 4H); c, h, c_new, tanh_c: (N, H); all contiguous.
+// gates, act, addend: (N, 4H); bias (4H); c, h, c_new, tanh_c: (N, H); all contiguous.
 void lstm_pointwise_cpu(const Tensor& h, const Tensor& c_new, const Tensor& act, const Tensor& tanh_c,
-                        const Tensor& gates, const Tensor& c) {
+                        const Tensor& gates, const Tensor& c, const Tensor& addend, const Tensor& bias) {
   dispatch_floating(c.dtype(), "lstm_cell_pointwise", [&]<typename T>() {
     const int64_t n = c.size(0), hidden = c.size(1);
     const T *gp = gates.data_ptr<T>(), *cp = c.data_ptr<T>();
+    const T* addp = addend.defined() ? addend.data_ptr<T>() : nullptr;
+    const T* bp = bias.defined() ? bias.data_ptr<T>() : nullptr;
     T *hp = h.data_ptr<T>(), *cnp = c_new.data_ptr<T>(), *ap = act.data_ptr<T>(), *tp = tanh_c.data_ptr<T>();
     const cpu::SimdElementwise* simd = cpu::simd_elementwise();
     if constexpr (std::is_same_v<T, float>) {
@@ -45,13 +53,14 @@ void lstm_pointwise_cpu(const Tensor& h, const Tensor& c_new, const Tensor& act,
         cpu::parallel_for(0, n, row_grain, [&](int64_t begin, int64_t end) {
           for (int64_t r = begin; r < end; ++r)
             lstm_pointwise_row_simd(*simd, hidden, hp + r * hidden, cnp + r * hidden, ap + r * 4 * hidden,
-                                    tp + r * hidden, gp + r * 4 * hidden, cp + r * hidden);
+                                    tp + r * hidden, gp + r * 4 * hidden, cp + r * hidden,
+                                    addp ? addp + r * 4 * hidden : nullptr, bp);
         });
         return;
       }
     }
     cpu::parallel_for(0, c.numel(), cpu::kElementwiseGrain / 8, [&](int64_t begin, int64_t end) {
-      for (int64_t e = begin; e < end; ++e) lstm_pointwise_element(e, hidden, hp, cnp, ap, tp, gp, cp);
+      for (int64_t e = begin; e < end; ++e) lstm_pointwise_element(e, hidden, hp, cnp, ap, tp, gp, cp, addp, bp);
     });
   });
 }

@@ -14,9 +14,11 @@ namespace kiln {
 // gates: (N, 4H) contiguous, c: (N, H) contiguous -> h, c_new, tanh_c: (N, H) and
 // act: (N, 4H) (sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)), all contiguous. act may
 // be gates itself (lstm_recurrence activates its gate buffer in place): each element
-// reads its four gates before it writes their activations.
+// reads its four gates before it writes their activations. addend (N, 4H) and bias (4H),
+// contiguous, may each be undefined: the pre-activations are then
+// (addend + bias) + gates, the order of lstm_pointwise_preactivation below.
 using LstmPointwiseKernel = void(const Tensor& h, const Tensor& c_new, const Tensor& act, const Tensor& tanh_c,
-                                 const Tensor& gates, const Tensor& c);
+                                 const Tensor& gates, const Tensor& c, const Tensor& addend, const Tensor& bias);
 KILN_DECLARE_STUB(lstm_pointwise_stub, LstmPointwiseKernel);
 // dgates: (N, 4H), dc_prev: (N, H), written entirely; dh, dc: (N, H) or undefined (zero);
 // act, tanh_c, c: as saved by the forward kernel. All contiguous. dc_prev may be dc
@@ -34,14 +36,28 @@ KILN_HOST_DEVICE inline T lstm_sigmoid(T x) {
   return T(1) / (T(1) + std::exp(-x));
 }
 
+// The pre-activation at index q of the (N, 4H) gates, column `col` of the 4H: gates[q],
+// plus addend[q] and bias[col] where given (nullptr: none), added as lstm_recurrence's
+// gates always were, (xproj + bias) + h w_hh^T.
+template <typename T>
+KILN_HOST_DEVICE KILN_ALWAYS_INLINE T lstm_pointwise_preactivation(const T* gates, const T* addend, const T* bias,
+                                                                  int64_t q, int64_t col) {
+  if (addend && bias) return (addend[q] + bias[col]) + gates[q];
+  if (addend) return addend[q] + gates[q];
+  if (bias) return bias[col] + gates[q];
+  return gates[q];
+}
+
 // c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c'); act keeps the four
-// activations and tanh_c keeps tanh(c') for the backward.
+// activations and tanh_c keeps tanh(c') for the backward. addend and bias may be nullptr.
 template <typename T>
 KILN_HOST_DEVICE inline void lstm_pointwise_element(int64_t e, int64_t hidden, T* h, T* c_new, T* act, T* tanh_c,
-                                                    const T* gates, const T* c) {
-  const int64_t base = (e / hidden) * 4 * hidden + e % hidden;
-  const T i = lstm_sigmoid(gates[base]), f = lstm_sigmoid(gates[base + hidden]);
-  const T g = std::tanh(gates[base + 2 * hidden]), o = lstm_sigmoid(gates[base + 3 * hidden]);
+                                                    const T* gates, const T* c, const T* addend, const T* bias) {
+  const int64_t base = (e / hidden) * 4 * hidden + e % hidden, j = e % hidden;
+  const T i = lstm_sigmoid(lstm_pointwise_preactivation(gates, addend, bias, base, j));
+  const T f = lstm_sigmoid(lstm_pointwise_preactivation(gates, addend, bias, base + hidden, hidden + j));
+  const T g = std::tanh(lstm_pointwise_preactivation(gates, addend, bias, base + 2 * hidden, 2 * hidden + j));
+  const T o = lstm_sigmoid(lstm_pointwise_preactivation(gates, addend, bias, base + 3 * hidden, 3 * hidden + j));
   const T cn = f * c[e] + i * g, tc = std::tanh(cn);
   act[base] = i;
   act[base + hidden] = f;
