@@ -163,8 +163,18 @@ void gemm_forward_cuda(const Tensor& out, const Tensor& a, const Tensor& b, doub
   });
 }
 
+// cuBLAS reads the operand as it is: nothing to prepare (Note [Prepared GEMM operand]).
+Tensor gemm_prepare_cuda(const Tensor&) { return Tensor(); }
+
+void gemm_prepared_cuda(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor&, double beta,
+                        double alpha) {
+  gemm_forward_cuda(out, a, b, beta, alpha);
+}
+
 }  // namespace
 
 KILN_REGISTER_KERNEL(gemm_stub, DeviceType::CUDA, gemm_forward_cuda);
+KILN_REGISTER_KERNEL(gemm_prepare_stub, DeviceType::CUDA, gemm_prepare_cuda);
+KILN_REGISTER_KERNEL(gemm_prepared_stub, DeviceType::CUDA, gemm_prepared_cuda);
 
 }  // namespace kiln

@@ -18,6 +18,8 @@
 namespace kiln {
 
 KILN_DEFINE_STUB(gemm_stub, "gemm", GemmKernel);
+KILN_DEFINE_STUB(gemm_prepare_stub, "gemm", GemmPrepareKernel);  // one op, three stubs
+KILN_DEFINE_STUB(gemm_prepared_stub, "gemm", GemmPreparedKernel);
 
 namespace {
 

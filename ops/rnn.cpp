@@ -91,10 +91,12 @@ struct LstmRecurrence : Function<LstmRecurrence> {
     Tensor act = empty(xproj.shape(), o);
     Tensor out = empty({t_len, n, hidden}, o), cs = empty({t_len, n, hidden}, o), tanh_c = empty({t_len, n, hidden}, o);
     Tensor h = h0, c = c0;
+    const Tensor w_t_prepared = gemm_prepare_stub(device, w_t);  // Note [Prepared GEMM operand]
     for (int64_t s = 0; s < t_len; ++s) {
       const int64_t t = reverse ? t_len - 1 - s : s;
       Tensor gates = act.select(0, t), h_t = out.select(0, t), c_t = cs.select(0, t);
-      gemm_stub(device, gates, h, w_t, 0.0, 1.0);  // h w_hh^T; the cell adds xproj[t] + bias
+      // h w_hh^T; the cell kernel adds xproj[t] + bias
+      gemm_prepared_stub(device, gates, h, w_t, w_t_prepared, 0.0, 1.0);
       lstm_pointwise_stub(device, h_t, c_t, gates, tanh_c.select(0, t), gates, c, xproj.select(0, t), bias_c);
       h = h_t, c = c_t;
     }
@@ -109,6 +111,7 @@ struct LstmRecurrence : Function<LstmRecurrence> {
     const int64_t t_len = act.size(0), n = act.size(1), hidden = h0.size(1);
     const Device device = h0.device();
     const Tensor w_c = w.contiguous(), h0_c = h0.contiguous(), c0_c = c0.contiguous();
+    const Tensor w_prepared = gemm_prepare_stub(device, w_c);
     Tensor dgates = empty(act.shape(), options_of(act));
     Tensor dh = grads[0].clone().contiguous();  // dout, accumulating dh_t in place
     Tensor dc = grads[2].clone().contiguous();  // dc of the step being run, updated in place
@@ -119,7 +122,7 @@ struct LstmRecurrence : Function<LstmRecurrence> {
       if (next < 0) {
         dh_t.add_(grads[1]);
       } else {
-        gemm_stub(device, dh_t, dgates.select(0, next), w_c, 1.0, 1.0);
+        gemm_prepared_stub(device, dh_t, dgates.select(0, next), w_c, w_prepared, 1.0, 1.0);
       }
       const bool first = s == 0;  // the step whose state was (h0, c0)
       const int64_t prev = reverse ? t + 1 : t - 1;

@@ -337,54 +337,78 @@ PackBuffers<T>& thread_pack_buffers() {
 // The largest register block of any micro-kernel (14 x 32 floats), for edge tiles.
 constexpr int kMaxMicroTile = 14 * 32;
 
-// C[i_begin:i_end, j_begin:j_end] of the product, on the calling thread (see
-// Note [GEMM blocking]). Edge tiles of fewer than NR columns are computed into a local
-// tile and added to C element by element.
+// The block sizes of versions 4 and 5 for a product of depth k over an m_span x n_span
+// rectangle of C. Blocks of near-equal size rather than full ones and a remainder: k =
+// 784 with kc = 256 runs 4 panels of 208 (multiples of 16 suit the transposing packs),
+// not 256 + 256 + 256 + 16, whose last panel would pay the C update for 16 steps of work.
+struct GemmBlocks {
+  int64_t mc, nc, kc;
+};
 template <typename T>
-void gemm_packed_block(const GemmMicroKernel<T>& uk, bool trans_a, bool trans_b, int64_t i_begin, int64_t i_end,
-                       int64_t j_begin, int64_t j_end, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
-                       int64_t ldb, T beta, T* c, int64_t ldc) {
+GemmBlocks gemm_blocks(const GemmMicroKernel<T>& uk, int64_t m_span, int64_t n_span, int64_t k) {
+  return {tile_size(m_span, uk.mc, uk.mr), tile_size(n_span, uk.nc, uk.nr), tile_size(k, uk.kc, 16)};
+}
+
+// C[i_begin:i_end, jc:jc+nc] (+)= alpha * op(A)[i_begin:i_end, pc:pc+kc] @ the packed B
+// block bpack (op(B)[pc:pc+kc, jc:jc+nc]), on the calling thread: op(A) is packed mc_step
+// rows at a time into apack, then every MR x NR tile runs the micro-kernel. beta_block
+// is beta for the first block of k, 1 after. Edge tiles of fewer than NR columns are
+// computed into a local tile and added to C element by element.
+template <typename T>
+void gemm_multiply_packed_b(const GemmMicroKernel<T>& uk, bool trans_a, int64_t i_begin, int64_t i_end, int64_t mc_step,
+                            int64_t jc, int64_t nc, int64_t pc, int64_t kc, T alpha, const T* a, int64_t lda,
+                            const T* bpack, T beta_block, T* apack, T* c, int64_t ldc) {
   const int64_t MR = uk.mr, NR = uk.nr;
-  // Blocks of near-equal size rather than full ones and a remainder: k = 784 with
-  // kc = 256 runs 4 panels of 208 (multiples of 16 suit the transposing packs), not
-  // 256 + 256 + 256 + 16, whose last panel would pay the C update for 16 steps of work.
-  const int64_t mc_step = tile_size(i_end - i_begin, uk.mc, MR);
-  const int64_t nc_step = tile_size(j_end - j_begin, uk.nc, NR);
-  const int64_t kc_step = tile_size(k, uk.kc, 16);
-  PackBuffers<T>& buffers = thread_pack_buffers<T>();
-  T* apack = buffers.a.get(mc_step * kc_step);
-  T* bpack = buffers.b.get(kc_step * nc_step);
   alignas(64) T edge[kMaxMicroTile];
-  for (int64_t jc = j_begin; jc < j_end; jc += nc_step) {
-    const int64_t nc = std::min(nc_step, j_end - jc);
-    for (int64_t pc = 0; pc < k; pc += kc_step) {
-      const int64_t kc = std::min(kc_step, k - pc);
-      const T beta_block = pc == 0 ? beta : T(1);
-      uk.pack_b(trans_b, b, ldb, pc, kc, jc, nc, bpack);
-      for (int64_t ic = i_begin; ic < i_end; ic += mc_step) {
-        const int64_t mc = std::min(mc_step, i_end - ic);
-        uk.pack_a(trans_a, a, lda, ic, mc, pc, kc, apack);
-        for (int64_t ir = 0; ir < mc; ir += MR) {
-          const int64_t rows = std::min(MR, mc - ir);
-          for (int64_t jr = 0; jr < nc; jr += NR) {
-            const int64_t cols = std::min(NR, nc - jr);
-            T* ct = c + (ic + ir) * ldc + jc + jr;
-            // A panel of fewer rows runs a kernel of that many rows (Note [GEMM edge rows]).
-            const typename GemmMicroKernel<T>::Kernel kernel = uk.row_kernel[rows];
-            if (cols == NR) {
-              kernel(kc, apack + ir * kc, bpack + jr * kc, alpha, beta_block, ct, ldc);
-              continue;
-            }
-            kernel(kc, apack + ir * kc, bpack + jr * kc, alpha, T(0), edge, NR);
-            for (int64_t i = 0; i < rows; ++i) {
-              for (int64_t j = 0; j < cols; ++j) {
-                T& cij = ct[i * ldc + j];
-                cij = beta_block == T(0) ? edge[i * NR + j] : edge[i * NR + j] + beta_block * cij;
-              }
-            }
+  for (int64_t ic = i_begin; ic < i_end; ic += mc_step) {
+    const int64_t mc = std::min(mc_step, i_end - ic);
+    uk.pack_a(trans_a, a, lda, ic, mc, pc, kc, apack);
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      const int64_t rows = std::min(MR, mc - ir);
+      // A panel of fewer rows runs a kernel of that many rows (Note [GEMM edge rows]).
+      const typename GemmMicroKernel<T>::Kernel kernel = uk.row_kernel[rows];
+      for (int64_t jr = 0; jr < nc; jr += NR) {
+        const int64_t cols = std::min(NR, nc - jr);
+        T* ct = c + (ic + ir) * ldc + jc + jr;
+        if (cols == NR) {
+          kernel(kc, apack + ir * kc, bpack + jr * kc, alpha, beta_block, ct, ldc);
+          continue;
+        }
+        kernel(kc, apack + ir * kc, bpack + jr * kc, alpha, T(0), edge, NR);
+        for (int64_t i = 0; i < rows; ++i) {
+          for (int64_t j = 0; j < cols; ++j) {
+            T& cij = ct[i * ldc + j];
+            cij = beta_block == T(0) ? edge[i * NR + j] : edge[i * NR + j] + beta_block * cij;
           }
         }
       }
+    }
+  }
+}
+
+// C[i_begin:i_end, j_begin:j_end] of the product, on the calling thread with its own
+// packing buffers (see Note [GEMM blocking]). With `prepacked` (Note [Prepacked B]),
+// op(B) is read from there instead of being packed.
+template <typename T>
+void gemm_packed_block(const GemmMicroKernel<T>& uk, bool trans_a, bool trans_b, int64_t i_begin, int64_t i_end,
+                       int64_t j_begin, int64_t j_end, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+                       int64_t ldb, T beta, T* c, int64_t ldc, const T* prepacked = nullptr, int64_t n_pad = 0) {
+  const GemmBlocks blocks = gemm_blocks(uk, i_end - i_begin, j_end - j_begin, k);
+  PackBuffers<T>& buffers = thread_pack_buffers<T>();
+  T* apack = buffers.a.get(blocks.mc * blocks.kc);
+  T* bbuffer = prepacked ? nullptr : buffers.b.get(blocks.kc * blocks.nc);
+  for (int64_t jc = j_begin; jc < j_end; jc += blocks.nc) {
+    const int64_t nc = std::min(blocks.nc, j_end - jc);
+    for (int64_t pc = 0; pc < k; pc += blocks.kc) {
+      const int64_t kc = std::min(blocks.kc, k - pc);
+      const T* bpack = bbuffer;
+      if (prepacked) {
+        bpack = prepacked + pc * n_pad + jc * kc;  // depth block pc, panel jc / NR
+      } else {
+        uk.pack_b(trans_b, b, ldb, pc, kc, jc, nc, bbuffer);
+      }
+      gemm_multiply_packed_b(uk, trans_a, i_begin, i_end, blocks.mc, jc, nc, pc, kc, alpha, a, lda, bpack,
+                             pc == 0 ? beta : T(1), apack, c, ldc);
     }
   }
 }
@@ -439,6 +463,38 @@ bool narrow_product_is_better_transposed(const GemmMicroKernel<T>& uk, int64_t m
   return 4 * padded_transposed <= 3 * padded;
 }
 
+// How version 5 cuts C among threads (Note [GEMM threading]): `threads` rectangles of
+// rows x cols, tn of them side by side in each band of rows.
+struct GemmSplit {
+  int threads;
+  int64_t tn, rows, cols;
+};
+template <typename T>
+GemmSplit gemm_split(const GemmMicroKernel<T>& uk, int threads, int64_t m, int64_t n, int64_t k) {
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  threads = int(std::max<double>(1, std::min<double>(threads, flops / kMinFlopsPerThread)));
+  int64_t best_tm = 1, best_area = -1;
+  for (int64_t tm = threads; tm >= 1; --tm) {
+    if (threads % tm != 0) continue;
+    const int64_t tn = threads / tm;
+    const int64_t area = round_up(ceil_div(m, tm), uk.mr) * round_up(ceil_div(n, tn), uk.nr);
+    if (best_area < 0 || area < best_area) best_area = area, best_tm = tm;
+  }
+  const int64_t tn = threads / best_tm;
+  return {threads, tn, round_up(ceil_div(m, best_tm), uk.mr), round_up(ceil_div(n, tn), uk.nr)};
+}
+
+// Runs block(i0, i1, j0, j1) for each thread's rectangle of C, on its thread.
+template <typename Block>
+void for_each_thread_block(const GemmSplit& split, int64_t m, int64_t n, const Block& block) {
+  parallel_for(0, split.threads, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t i0 = (t / split.tn) * split.rows, j0 = (t % split.tn) * split.cols;
+      if (i0 < m && j0 < n) block(i0, std::min(m, i0 + split.rows), j0, std::min(n, j0 + split.cols));
+    }
+  });
+}
+
 template <typename T>
 void gemm_kernel45(int threads, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                    int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
@@ -452,28 +508,61 @@ void gemm_kernel45(int threads, bool trans_a, bool trans_b, int64_t m, int64_t n
     }
     return;
   }
-  const double flops = 2.0 * double(m) * double(n) * double(k);
-  threads = int(std::max<double>(1, std::min<double>(threads, flops / kMinFlopsPerThread)));
-  int64_t best_tm = 1, best_area = -1;
-  for (int64_t tm = threads; tm >= 1; --tm) {
-    if (threads % tm != 0) continue;
-    const int64_t tn = threads / tm;
-    const int64_t area = round_up(ceil_div(m, tm), uk.mr) * round_up(ceil_div(n, tn), uk.nr);
-    if (best_area < 0 || area < best_area) best_area = area, best_tm = tm;
-  }
-  const int64_t tm = best_tm, tn = threads / best_tm;
-  const int64_t rows = round_up(ceil_div(m, tm), uk.mr), cols = round_up(ceil_div(n, tn), uk.nr);
-  parallel_for(0, threads, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t i0 = (t / tn) * rows, j0 = (t % tn) * cols;
-      if (i0 >= m || j0 >= n) continue;
-      gemm_packed_block(uk, trans_a, trans_b, i0, std::min(m, i0 + rows), j0, std::min(n, j0 + cols), k, alpha, a, lda,
-                        b, ldb, beta, c, ldc);
-    }
+  for_each_thread_block(gemm_split(uk, threads, m, n, k), m, n, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    gemm_packed_block(uk, trans_a, trans_b, i0, i1, j0, j1, k, alpha, a, lda, b, ldb, beta, c, ldc);
   });
 }
 
+// The header of a prepacked op(B) (Note [Prepacked B]): which micro-kernel packed it,
+// for which shape, with which depth blocks.
+struct PrepackedHeader {
+  const void* kernel;
+  int64_t k, n, kc;
+};
+constexpr size_t kPrepackedHeaderBytes = 64;  // the values after it stay 64-byte aligned
+static_assert(sizeof(PrepackedHeader) <= kPrepackedHeaderBytes);
+
 }  // namespace
+
+template <typename T>
+size_t gemm_prepacked_b_bytes(int64_t k, int64_t n) {
+  const GemmMicroKernel<T>& uk = active_micro_kernel<T>();
+  return kPrepackedHeaderBytes + sizeof(T) * size_t(k * round_up(n, uk.nr));
+}
+
+template <typename T>
+void gemm_prepack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb, void* out) {
+  const GemmMicroKernel<T>& uk = active_micro_kernel<T>();
+  const int64_t kc_step = tile_size(k, uk.kc, 16), n_pad = round_up(n, uk.nr);
+  const PrepackedHeader header{&uk, k, n, kc_step};
+  std::memcpy(out, &header, sizeof(header));
+  T* packed = reinterpret_cast<T*>(static_cast<char*>(out) + kPrepackedHeaderBytes);
+  if (n == 0) return;
+  for (int64_t pc = 0; pc < k; pc += kc_step)
+    uk.pack_b(trans_b, b, ldb, pc, std::min(kc_step, k - pc), 0, n, packed + pc * n_pad);
+}
+
+template <typename T>
+bool gemm_prepacked(bool trans_a, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                    const void* packed_b, T beta, T* c, int64_t ldc) {
+  const GemmMicroKernel<T>& uk = active_micro_kernel<T>();
+  PrepackedHeader header;
+  std::memcpy(&header, packed_b, sizeof(header));
+  if (header.kernel != &uk || header.k != k || header.n != n || header.kc != tile_size(k, uk.kc, 16)) return false;
+  if (m == 0 || n == 0) return true;
+  if (k == 0 || alpha == T(0)) {
+    scale_rows(beta, 0, m, n, c, ldc);
+    return true;
+  }
+  const T* packed = reinterpret_cast<const T*>(static_cast<const char*>(packed_b) + kPrepackedHeaderBytes);
+  const int64_t n_pad = round_up(n, uk.nr);
+  for_each_thread_block(gemm_split(uk, num_threads(), m, n, k), m, n,
+                        [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+                          gemm_packed_block<T>(uk, trans_a, false, i0, i1, j0, j1, k, alpha, a, lda, nullptr, 0, beta,
+                                               c, ldc, packed, n_pad);
+                        });
+  return true;
+}
 
 const char* gemm_variant_name(int version) {
   switch (version) {
@@ -527,6 +616,14 @@ template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const fl
                           float, float*, int64_t);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
                            int64_t, double, double*, int64_t);
+template size_t gemm_prepacked_b_bytes<float>(int64_t, int64_t);
+template size_t gemm_prepacked_b_bytes<double>(int64_t, int64_t);
+template void gemm_prepack_b<float>(bool, int64_t, int64_t, const float*, int64_t, void*);
+template void gemm_prepack_b<double>(bool, int64_t, int64_t, const double*, int64_t, void*);
+template bool gemm_prepacked<float>(bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const void*, float,
+                                    float*, int64_t);
+template bool gemm_prepacked<double>(bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const void*,
+                                     double, double*, int64_t);
 template void gemm_variant<float>(int, bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
                                   const float*, int64_t, float, float*, int64_t);
 template void gemm_variant<double>(int, bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,

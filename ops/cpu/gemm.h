@@ -3,6 +3,7 @@
 // gemm() for every matrix product; tests and benchmarks run one version by number.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace kiln::cpu {
@@ -26,5 +27,21 @@ const char* gemm_variant_name(int version);  // "gemm_kernel1" .. "gemm_kernel5"
 template <typename T>
 void gemm_variant(int version, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                   int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+// Note [Prepacked B]
+// A product repeated with the same op(B) while A changes (lstm_recurrence multiplies by
+// w_hh^T once per time step) need not pack op(B) on every call: gemm_prepack_b packs all
+// of it, k x n, into a buffer of gemm_prepacked_b_bytes, in the panels and depth blocks
+// that version 5 reads, and gemm_prepacked runs version 5 on it (threads as gemm()).
+// The buffer records the micro-kernel that packed it (Note [CPU ISA levels]): when
+// another one is active, or the shape differs, gemm_prepacked computes nothing and
+// returns false, and the caller runs gemm() instead. out must be 64-byte aligned.
+template <typename T>
+size_t gemm_prepacked_b_bytes(int64_t k, int64_t n);
+template <typename T>
+void gemm_prepack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb, void* out);
+template <typename T>
+bool gemm_prepacked(bool trans_a, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                    const void* packed_b, T beta, T* c, int64_t ldc);
 
 }  // namespace kiln::cpu

@@ -71,8 +71,40 @@ void gemm_forward_cpu(const Tensor& out, const Tensor& a, const Tensor& b, doubl
   });
 }
 
+// b: (k, n) float32/float64 -> a uint8 buffer holding op(b) packed for the active
+// micro-kernel (Note [Prepacked B]); other dtypes are not prepared.
+Tensor gemm_prepare_cpu(const Tensor& b) {
+  if (b.dim() != 2 || (b.dtype() != kFloat32 && b.dtype() != kFloat64)) return Tensor();
+  const Operand ob = operand_of(b);
+  const int64_t k = b.size(0), n = b.size(1);
+  Tensor packed;
+  dispatch_floating(b.dtype(), "gemm", [&]<typename T>() {
+    packed = empty({int64_t(cpu::gemm_prepacked_b_bytes<T>(k, n))}, TensorOptions(kUInt8));
+    cpu::gemm_prepack_b<T>(ob.trans, k, n, b.data_ptr<T>(), ob.ld, packed.data_ptr<uint8_t>());
+  });
+  return packed;
+}
+
+// out: (m, n) contiguous, a: (m, k), b: (k, n); prepared: gemm_prepare_cpu(b) or
+// undefined. Falls back to the plain GEMM when the packing does not fit (another ISA).
+void gemm_prepared_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& prepared, double beta,
+                       double alpha) {
+  if (prepared.defined() && out.dim() == 2 && a.dim() == 2 && out.dtype() == b.dtype()) {
+    bool done = false;
+    dispatch_floating(out.dtype(), "gemm", [&]<typename T>() {
+      const Operand oa = operand_of(a);
+      done = cpu::gemm_prepacked<T>(oa.trans, out.size(0), out.size(1), a.size(1), T(alpha), a.data_ptr<T>(), oa.ld,
+                                    prepared.data_ptr<uint8_t>(), T(beta), out.data_ptr<T>(), out.size(1));
+    });
+    if (done) return;
+  }
+  gemm_forward_cpu(out, a, b, beta, alpha);
+}
+
 }  // namespace
 
 KILN_REGISTER_KERNEL(gemm_stub, DeviceType::CPU, gemm_forward_cpu);
+KILN_REGISTER_KERNEL(gemm_prepare_stub, DeviceType::CPU, gemm_prepare_cpu);
+KILN_REGISTER_KERNEL(gemm_prepared_stub, DeviceType::CPU, gemm_prepared_cpu);
 
 }  // namespace kiln

@@ -20,4 +20,18 @@ namespace kiln {
 using GemmKernel = void(const Tensor& out, const Tensor& a, const Tensor& b, double beta, double alpha);
 KILN_DECLARE_STUB(gemm_stub, GemmKernel);
 
+// Note [Prepared GEMM operand]
+// lstm_recurrence multiplies by the same weight at every time step. gemm_prepare_stub
+// turns such a right operand b (k, n), laid out as for gemm_stub, into the form the
+// device's GEMM reads (the CPU packs it once: Note [Prepacked B] in ops/cpu/gemm.h), or
+// returns an undefined tensor when there is nothing to prepare (cuBLAS reads b as it is).
+// gemm_prepared_stub then computes out = beta * out + alpha * a @ b as gemm_stub does,
+// for an unbatched (m, k) a, from `prepared` when it is defined and still fits, else from
+// b. b must not change between the two.
+using GemmPrepareKernel = Tensor(const Tensor& b);
+KILN_DECLARE_STUB(gemm_prepare_stub, GemmPrepareKernel);
+using GemmPreparedKernel = void(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& prepared,
+                                double beta, double alpha);
+KILN_DECLARE_STUB(gemm_prepared_stub, GemmPreparedKernel);
+
 }  // namespace kiln

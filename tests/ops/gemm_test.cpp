@@ -4,7 +4,9 @@
 // cases (beta 0 with NaN in C, beta 1, alpha 2); the SIMD variants once per ISA path the
 // CPU has (ops/cpu/cpu_features.h).
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -57,6 +59,9 @@ const std::vector<AlphaBeta>& alpha_betas() {
   return cases;
 }
 
+// Not a variant number: Problem::run packs op(B) once and runs gemm_prepacked.
+constexpr int kPrepacked = 0;
+
 // Row-major matrices stored with leading dimensions larger than their widths (padding
 // filled with NaN, which no variant may read), so ld handling is tested too.
 template <typename T>
@@ -84,8 +89,16 @@ struct Problem {
     fill(c, m, n, ldc, beta != T(0));
   }
 
+  // version kPrepacked: op(B) packed once, then gemm_prepacked (Note [Prepacked B]).
   std::vector<T> run(int version) const {
     std::vector<T> out = c;
+    if (version == kPrepacked) {
+      std::unique_ptr<void, decltype(&std::free)> packed(
+          std::aligned_alloc(64, (cpu::gemm_prepacked_b_bytes<T>(k, n) + 63) / 64 * 64), &std::free);
+      cpu::gemm_prepack_b<T>(trans_b, k, n, b.data(), ldb, packed.get());
+      EXPECT_TRUE(cpu::gemm_prepacked<T>(trans_a, m, n, k, alpha, a.data(), lda, packed.get(), beta, out.data(), ldc));
+      return out;
+    }
     gemm_variant<T>(version, trans_a, trans_b, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, out.data(), ldc);
     return out;
   }
@@ -107,7 +120,8 @@ struct Problem {
 
 template <typename T>
 void expect_variant_matches_reference(int version, bool ta, bool tb, GemmShape s, AlphaBeta ab) {
-  SCOPED_TRACE(std::string(cpu::gemm_variant_name(version)) + " " + (ta ? "A^T" : "A") + " " + (tb ? "B^T" : "B") +
+  SCOPED_TRACE(std::string(version == kPrepacked ? "prepacked" : cpu::gemm_variant_name(version)) + " " +
+               (ta ? "A^T" : "A") + " " + (tb ? "B^T" : "B") +
                " m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) +
                " alpha=" + std::to_string(ab.alpha) + " beta=" + std::to_string(ab.beta) + " " +
                (sizeof(T) == 4 ? "float" : "double"));
@@ -183,6 +197,43 @@ TEST_P(GemmIsa, MoreThreadsThanTiles) {
   expect_variant_matches_reference<float>(5, false, false, {9, 20, 3000}, {1.0, 0.0});
   expect_variant_matches_reference<double>(5, true, true, {600, 5, 700}, {2.0, 0.5});
   cpu::set_num_threads(before);
+}
+
+// op(B) packed once (Note [Prepacked B]): every awkward shape, transposition and
+// alpha/beta, on one thread and on all; several depth blocks and thread rectangles.
+TEST_P(GemmIsa, PrepackedBMatchesNaive) {
+  const int before = cpu::num_threads();
+  for (int threads : {1, before}) {
+    cpu::set_num_threads(threads);
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (const GemmShape& s : awkward_shapes())
+          for (const AlphaBeta& ab : alpha_betas()) expect_variant_matches_reference<float>(kPrepacked, ta, tb, s, ab);
+    expect_variant_matches_reference<float>(kPrepacked, false, true, {64, 512, 128}, {1.0, 0.0});  // an LSTM step
+    expect_variant_matches_reference<double>(kPrepacked, true, false, {345, 777, 401}, {2.0, -0.5});
+  }
+  cpu::set_num_threads(before);
+}
+
+// A packing made by another micro-kernel, or for another shape, is refused (the caller
+// then runs gemm()), and nothing is written.
+TEST(Gemm, PrepackedBIsRefusedForAnotherKernelOrShape) {
+  const int64_t k = 40, n = 50;
+  std::vector<float> b(size_t(k * n), 1.0f), a(size_t(3 * k), 1.0f), c(size_t(3 * n), -7.0f);
+  std::unique_ptr<void, decltype(&std::free)> packed(
+      std::aligned_alloc(64, (cpu::gemm_prepacked_b_bytes<float>(k, n) + 63) / 64 * 64), &std::free);
+  cpu::gemm_prepack_b<float>(false, k, n, b.data(), n, packed.get());
+  EXPECT_FALSE(cpu::gemm_prepacked<float>(false, 3, n - 1, k, 1.0f, a.data(), k, packed.get(), 0.0f, c.data(), n));
+  EXPECT_FALSE(cpu::gemm_prepacked<float>(false, 3, n, k + 1, 1.0f, a.data(), k, packed.get(), 0.0f, c.data(), n));
+  if (cpu::detected_isa() != cpu::CpuIsa::Generic) {
+    const cpu::CpuIsa before = cpu::active_isa();
+    cpu::set_active_isa(before == cpu::CpuIsa::Generic ? cpu::detected_isa() : cpu::CpuIsa::Generic);
+    EXPECT_FALSE(cpu::gemm_prepacked<float>(false, 3, n, k, 1.0f, a.data(), k, packed.get(), 0.0f, c.data(), n));
+    cpu::set_active_isa(before);
+  }
+  for (float v : c) EXPECT_EQ(v, -7.0f);
+  EXPECT_TRUE(cpu::gemm_prepacked<float>(false, 3, n, k, 1.0f, a.data(), k, packed.get(), 0.0f, c.data(), n));
+  for (float v : c) EXPECT_EQ(v, float(k));
 }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, GemmIsa,
