@@ -1,7 +1,7 @@
-// Single ops side by side with libtorch: matmul, conv2d, softmax, layer_norm, batch_norm,
-// max_pool2d and a 2-layer LSTM, forward only (fwd) and forward + backward (fwdbwd), on
-// the shapes the training benchmarks (bench/train_bench.cpp) spend their time in. Pairing as in
-// bench/paired.h; the peer is bench/peers/torch_ops.cpp. Run:
+// Single ops side by side with libtorch: matmul, conv2d, softmax, cross_entropy, dropout,
+// layer_norm, batch_norm, max_pool2d and a 2-layer LSTM, forward only (fwd) and forward +
+// backward (fwdbwd), on the shapes the training benchmarks (bench/train_bench.cpp) spend
+// their time in. Pairing as in bench/paired.h; the peer is bench/peers/torch_ops.cpp. Run:
 //   build/release/bench/kiln_bench --benchmark_filter=Ops/
 #include <benchmark/benchmark.h>
 
@@ -15,6 +15,8 @@
 #include "bench/paired.h"
 #include "kiln.h"
 #include "nn/conv.h"
+#include "nn/functional.h"
+#include "nn/loss.h"
 #include "nn/norm.h"
 #include "nn/rnn.h"
 #include "ops/cpu/parallel.h"
@@ -109,6 +111,27 @@ void BM_Softmax(benchmark::State& state, bool backward, int64_t rows, int64_t co
   run_op(state, op, peer, "GB/s", (backward ? 5 : 2) * 4.0 * double(rows * cols));
 }
 
+// The MLP's loss: cross_entropy (mean) of (rows, classes) logits against int64 targets,
+// log_softmax and nll_loss as one op each. Reported as the logits' bytes read per second.
+void BM_CrossEntropy(benchmark::State& state, bool backward, int64_t rows, int64_t classes) {
+  manual_seed(0);
+  Tensor x = randn({rows, classes}), y = randint(0, classes, {rows});
+  KilnOp op({x}, [x, y] { return nn::functional::cross_entropy(x, y); }, backward);
+  Peer peer = KILN_OPS_PEER(cross_entropy(rows, classes, backward));
+  run_op(state, op, peer, "GB/s", (backward ? 2 : 1) * 4.0 * double(rows * classes));
+}
+
+// The MLP's dropout (p = 0.5, training) on its (batch, hidden) activations: the forward
+// reads x and writes the output and the mask (3 passes), the backward reads the output
+// gradient and the mask and writes dx (3 more).
+void BM_Dropout(benchmark::State& state, bool backward, int64_t rows, int64_t cols) {
+  manual_seed(0);
+  Tensor x = randn({rows, cols});
+  KilnOp op({x}, [x] { return nn::functional::dropout(x, 0.5, true); }, backward);
+  Peer peer = KILN_OPS_PEER(dropout(rows, cols, backward));
+  run_op(state, op, peer, "GB/s", (backward ? 6 : 3) * 4.0 * double(rows * cols));
+}
+
 void BM_LayerNorm(benchmark::State& state, bool backward, int64_t rows, int64_t cols) {
   manual_seed(0);
   Tensor x = randn({rows, cols}), w = ones({cols}), b = zeros({cols});
@@ -197,6 +220,9 @@ int register_all() {
   const std::pair<int64_t, int64_t> rows_cols[] = {{16 * 128, 256}, {4096, 4096}};
   for (auto [rows, cols] : rows_cols) add("softmax", dims({rows, cols}), BM_Softmax, rows, cols);
   for (auto [rows, cols] : rows_cols) add("layer_norm", dims({rows, cols}), BM_LayerNorm, rows, cols);
+  // The MLP's loss on its (128, 10) logits and its dropout on the (128, 256) activations.
+  add("cross_entropy", dims({128, 10}), BM_CrossEntropy, 128, 10);
+  add("dropout", dims({128, 256}), BM_Dropout, 128, 256);
   // ResNet-18's batch norms at batch 32 on 32x32 images: full size, and stage 1 (8x8).
   add("batch_norm", "n32_c64_32x32", BM_BatchNorm, 32, 64, 32);
   add("batch_norm", "n32_c64_8x8", BM_BatchNorm, 32, 64, 8);

@@ -63,6 +63,19 @@ std::unique_ptr<Op> softmax(int64_t rows, int64_t cols, bool backward) {
   return std::make_unique<ClosureOp>(std::vector{x}, [x] { return torch::softmax(x, -1); }, backward);
 }
 
+std::unique_ptr<Op> cross_entropy(int64_t rows, int64_t classes, bool backward) {
+  torch::manual_seed(0);
+  torch::Tensor x = torch::randn({rows, classes}), y = torch::randint(0, classes, {rows});
+  return std::make_unique<ClosureOp>(
+      std::vector{x}, [x, y] { return torch::nn::functional::cross_entropy(x, y); }, backward);
+}
+
+std::unique_ptr<Op> dropout(int64_t rows, int64_t cols, bool backward) {
+  torch::manual_seed(0);
+  torch::Tensor x = torch::randn({rows, cols});
+  return std::make_unique<ClosureOp>(std::vector{x}, [x] { return torch::dropout(x, 0.5, true); }, backward);
+}
+
 std::unique_ptr<Op> layer_norm(int64_t rows, int64_t cols, bool backward) {
   torch::manual_seed(0);
   torch::Tensor x = torch::randn({rows, cols}), w = torch::ones({cols}), b = torch::zeros({cols});

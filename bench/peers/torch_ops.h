@@ -1,6 +1,7 @@
 // The libtorch peer of bench/ops_bench.cpp: single ops (matmul, conv2d, softmax,
-// layer_norm, batch_norm, a stacked LSTM) on fixed random inputs, forward only or
-// forward and backward. Compiled only with libtorch (KILN_BENCH_HAVE_TORCH); no torch includes here.
+// cross_entropy, dropout, layer_norm, batch_norm, max_pool2d, a stacked LSTM) on fixed
+// random inputs, forward only or forward and backward. Compiled only with libtorch
+// (KILN_BENCH_HAVE_TORCH); no torch includes here.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +38,11 @@ std::unique_ptr<Op> batch_norm(int64_t batch, int64_t channels, int64_t size, bo
 // max_pool2d(kernel 3, stride 2, padding 1) on (batch, channels, size, size), ResNet's
 // stem pooling; x gets a gradient.
 std::unique_ptr<Op> max_pool2d(int64_t batch, int64_t channels, int64_t size, bool backward);
+// cross_entropy (mean) of (rows, classes) logits against int64 targets; the logits get
+// a gradient.
+std::unique_ptr<Op> cross_entropy(int64_t rows, int64_t classes, bool backward);
+// dropout(p = 0.5, training) on (rows, cols); x gets a gradient.
+std::unique_ptr<Op> dropout(int64_t rows, int64_t cols, bool backward);
 // torch::nn::LSTM(input, hidden, num_layers = layers) on x: (seq, batch, input), zero
 // initial state; the output sequence is the result, the parameters get gradients (x,
 // being data, does not).
