@@ -10,6 +10,7 @@
 #include "core/dispatch.h"
 #include "core/tensor.h"
 #include "ops/cpu/parallel.h"
+#include "ops/cpu/rows_simd.h"
 #include "ops/kernels/reduce.h"
 #include "ops/kernels/reduce_acc.h"
 
@@ -148,8 +149,41 @@ T scaled_sum(acc_t<T> total, double scale) {
   }
 }
 
+// Note [Column sums]
+// A float32 sum over a dim that is not the last (the bias gradients: a (T N, 4H) LSTM
+// gate gradient summed over its rows, or a linear layer's (batch, out)) adds rows into a
+// block of double accumulators. reduce_3d's loop is compiled for the baseline ISA, two
+// doubles a vector; the row loops of the active ISA (cpu::RowKernels::column_sums) add
+// eight at a time. The columns are split among threads (never the rows), so every
+// column is one running sum in row order, as reduce_3d's unsplit walk adds it.
+void float_column_sums(const cpu::RowKernels& rows, const Tensor& out, const Tensor& x, double scale) {
+  const int64_t outer = x.size(0), reduced = x.size(1), inner = x.size(2);
+  const float* data = x.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+  // Blocks of at most kColumnBlock columns; fewer blocks than threads are cut further,
+  // down to kReduceGrain elements a block, in multiples of 16 columns.
+  const int64_t threads = cpu::num_threads();
+  const int64_t column_grain = std::max<int64_t>(16, kReduceGrain / std::max<int64_t>(reduced, 1));
+  int64_t block = std::min(kColumnBlock, inner);
+  if (outer * ((inner + block - 1) / block) < threads) block = std::max(column_grain, (inner + threads - 1) / threads);
+  block = std::min(inner, (block + 15) / 16 * 16);
+  const int64_t per_outer = (inner + block - 1) / block;
+  cpu::parallel_for(0, outer * per_outer, 1, [&](int64_t b, int64_t e) {
+    std::vector<double> acc;
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t oi = t / per_outer, c0 = (t % per_outer) * block, cols = std::min(block, inner - c0);
+      acc.assign(size_t(cols), 0.0);
+      rows.column_sums(data + oi * reduced * inner + c0, reduced, inner, cols, acc.data());
+      for (int64_t i = 0; i < cols; ++i) o[oi * inner + c0 + i] = scaled_sum<float>(acc[size_t(i)], scale);
+    }
+  });
+}
+
 // x: (outer, reduced, inner), out: (outer, inner); out = scale * sum_r x[o, r, i].
 void sum_forward_cpu(const Tensor& out, const Tensor& x, double scale) {
+  if (x.dtype() == kFloat32 && x.size(2) > 1 && x.numel() > 0) {
+    if (const cpu::RowKernels* rows = cpu::row_kernels()) return float_column_sums(*rows, out, x, scale);
+  }
   dispatch_numeric_and_half(x.dtype(), "sum", [&]<typename T>() {
     T* o = out.data_ptr<T>();
     reduce_3d<T>(x, SumAcc<T>{}, [&](int64_t i, const SumAcc<T>& a) { o[i] = scaled_sum<T>(a.total, scale); });

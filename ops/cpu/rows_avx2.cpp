@@ -17,6 +17,7 @@ const RowKernels& row_kernels_avx2() {
       &softmax_backward_row<float>,
       &row_sum<float>,
       &log_softmax_backward_combine<float>,
+      &column_sums<float>,
   };
   return kernels;
 }

@@ -154,6 +154,17 @@ inline double row_sum(const T* __restrict g, int64_t n) {
   return add_lanes(a);
 }
 
+// x: rows of `cols` values, row r at x + r * ld. acc[j] += x[r, j] for every row in
+// order: each column's sum is a plain running sum in double, as the reductions' column
+// walk (ops/cpu/reduce.cpp) adds, here at the ISA's vector width.
+template <typename T>
+inline void column_sums(const T* __restrict x, int64_t rows, int64_t ld, int64_t cols, double* __restrict acc) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = x + r * ld;
+    for (int64_t j = 0; j < cols; ++j) acc[j] += double(row[j]);
+  }
+}
+
 // g, e, dx: (n), e = exp(y) (may be dx itself). dx = g - e s.
 template <typename T>
 inline void log_softmax_backward_combine(const T* __restrict g, const T* e, T* dx, int64_t n, T s) {

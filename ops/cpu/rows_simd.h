@@ -25,6 +25,7 @@ struct RowKernels {
   void (*softmax_backward_row)(const float* y, const float* g, float* dx, int64_t n);
   double (*row_sum)(const float* g, int64_t n);
   void (*log_softmax_backward_combine)(const float* g, const float* e, float* dx, int64_t n, float s);
+  void (*column_sums)(const float* x, int64_t rows, int64_t ld, int64_t cols, double* acc);
 };
 
 // The loops of active_isa(), or nullptr on the Generic level (the templates of

@@ -7,6 +7,7 @@
 #include "ops/cpu/parallel.h"
 #include "support/check.h"
 #include "support/errors.h"
+#include "support/isa.h"
 
 namespace kiln {
 namespace {
@@ -308,6 +309,48 @@ TEST_F(ReduceThreaded, ThreadedLayoutsMatchAPlainLoop) {
   EXPECT_TRUE(test::allclose(sum(xt, {1}), s1.t(), 1e-12, 1e-9));
   EXPECT_TRUE(test::allclose(max(xt, 1).values, amax(x, {1}).t(), 0, 0));
 }
+
+// Float32 sums over a dim that is not the last (Note [Column sums]): on the SIMD paths
+// each column is one running double sum in row order, so the result is exactly that sum
+// rounded to float, on one thread or four; the generic path may merge chunks, so it gets
+// a tolerance. Shapes: an LSTM bias gradient, several outer indices, ragged columns.
+class ReduceIsa : public test::IsaTest {};
+
+TEST_P(ReduceIsa, Float32ColumnSumsAreRunningDoubleSums) {
+  Generator gen(13);
+  for (int threads : {1, 4}) {
+    cpu::set_num_threads(threads);
+    for (const Shape& shape :
+         {Shape{3840, 512}, Shape{37, 301, 29}, Shape{5, 1000, 33}, Shape{128, 10}, Shape{3, 1, 7}}) {
+      Tensor x = randn(shape, kFloat32, &gen);
+      const int64_t outer = shape.size() == 3 ? shape[0] : 1, rows = shape[shape.size() - 2], cols = shape.back();
+      const std::vector<float> xv = x.to_vector<float>();
+      std::vector<float> expected(size_t(outer * cols));
+      for (int64_t o = 0; o < outer; ++o) {
+        for (int64_t c = 0; c < cols; ++c) {
+          double acc = 0;
+          for (int64_t r = 0; r < rows; ++r) acc += double(xv[size_t((o * rows + r) * cols + c)]);
+          expected[size_t(o * cols + c)] = float(acc);
+        }
+      }
+      const std::vector<float> got = sum(x, {int64_t(shape.size()) - 2}).to_vector<float>();
+      ASSERT_EQ(got.size(), expected.size());
+      const bool exact = GetParam() != cpu::CpuIsa::Generic;
+      for (size_t i = 0; i < got.size(); ++i) {
+        if (exact) {
+          ASSERT_EQ(got[i], expected[i]) << shape << " output " << i << " threads " << threads;
+        } else {
+          ASSERT_NEAR(got[i], expected[i], 1e-5 * std::abs(expected[i]) + 1e-5) << shape << " output " << i;
+        }
+      }
+    }
+  }
+  cpu::set_num_threads(0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, ReduceIsa,
+                         ::testing::Values(cpu::CpuIsa::Generic, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512),
+                         test::isa_test_name);
 
 TEST(Reduce, TensorMethodsForwardToTheFreeFunctions) {
   Tensor x = tensor<float>({1.f, 5.f, -2.f, 4.f}, {2, 2});
