@@ -3,6 +3,7 @@
 
 #include "core/generator.h"
 #include "ops/cpu/cpu_features.h"
+#include "ops/cpu/philox_simd.h"
 
 namespace kiln::cpu {
 
@@ -23,6 +24,24 @@ void philox_blocks(uint64_t seed, uint64_t first, int64_t count, uint32_t* words
       break;
   }
   philox_blocks_generic(seed, first, count, words);
+}
+
+void dropout_keep_float_generic(int64_t len, const uint32_t* words, const float* x, float* out, float* mask,
+                                uint32_t threshold, float kept) {
+  dropout_keep_loop(len, words, x, out, mask, threshold, kept);
+}
+
+void dropout_keep_float(int64_t len, const uint32_t* words, const float* x, float* out, float* mask,
+                        uint32_t threshold, float kept) {
+  switch (active_isa()) {
+    case CpuIsa::Avx512:
+      return dropout_keep_float_avx512(len, words, x, out, mask, threshold, kept);
+    case CpuIsa::Avx2:
+      return dropout_keep_float_avx2(len, words, x, out, mask, threshold, kept);
+    case CpuIsa::Generic:
+      break;
+  }
+  dropout_keep_float_generic(len, words, x, out, mask, threshold, kept);
 }
 
 }  // namespace kiln::cpu

@@ -18,4 +18,17 @@ void philox_blocks_generic(uint64_t seed, uint64_t first, int64_t count, uint32_
 void philox_blocks_avx2(uint64_t seed, uint64_t first, int64_t count, uint32_t* words);
 void philox_blocks_avx512(uint64_t seed, uint64_t first, int64_t count, uint32_t* words);
 
+// Dropout's float32 keep decisions over one run of words (Note [Dropout threshold] in
+// ops/cpu/random.cpp): element k is kept when words[k] >> 8 < threshold, then
+// mask[k] = kept and out[k] = x[k] * kept, else both 0. The same loop compiled for the
+// active ISA (the baseline build vectorises it 4 floats at a time).
+void dropout_keep_float(int64_t len, const uint32_t* words, const float* x, float* out, float* mask,
+                        uint32_t threshold, float kept);
+void dropout_keep_float_generic(int64_t len, const uint32_t* words, const float* x, float* out, float* mask,
+                                uint32_t threshold, float kept);
+void dropout_keep_float_avx2(int64_t len, const uint32_t* words, const float* x, float* out, float* mask,
+                             uint32_t threshold, float kept);
+void dropout_keep_float_avx512(int64_t len, const uint32_t* words, const float* x, float* out, float* mask,
+                               uint32_t threshold, float kept);
+
 }  // namespace kiln::cpu

@@ -48,4 +48,9 @@ void philox_blocks_avx2(uint64_t seed, uint64_t first, int64_t count, uint32_t* 
   philox_blocks_simd<Avx2U32>(seed, first, count, words);
 }
 
+void dropout_keep_float_avx2(int64_t len, const uint32_t* words, const float* x, float* out, float* mask,
+                        uint32_t threshold, float kept) {
+  dropout_keep_loop(len, words, x, out, mask, threshold, kept);
+}
+
 }  // namespace kiln::cpu

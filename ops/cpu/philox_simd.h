@@ -64,5 +64,16 @@ void philox_blocks_simd(uint64_t seed, uint64_t first, int64_t count, uint32_t* 
   if (done < count) philox_blocks_generic(seed, first + uint64_t(done), count - done, words + 4 * done);
 }
 
+// See dropout_keep_float (ops/cpu/philox.h). A select, not a branch, on pointers that
+// cannot alias, so the compiler vectorises it at the file's ISA.
+inline void dropout_keep_loop(int64_t len, const uint32_t* __restrict words, const float* __restrict x,
+                              float* __restrict out, float* __restrict mask, uint32_t threshold, float kept) {
+  for (int64_t k = 0; k < len; ++k) {
+    const float m = (words[k] >> 8) < threshold ? kept : 0.0f;
+    mask[k] = m;
+    out[k] = x[k] * m;
+  }
+}
+
 }  // namespace
 }  // namespace kiln::cpu
