@@ -16,6 +16,17 @@ constexpr int64_t kElementwiseGrain = 32768;  // elements; below this, one threa
 int num_threads();
 void set_num_threads(int n);
 
+// Note [Flushing denormals]
+// As torch.set_flush_denormal: with `on`, float arithmetic on the CPU treats denormal
+// inputs as zero and flushes denormal results to zero (x86's MXCSR DAZ and FTZ bits), on
+// the calling thread and on every thread of kiln's OpenMP team; `off` restores IEEE
+// behaviour, the default, as in PyTorch. Denormal arithmetic can be many times slower:
+// Adam's moments decay into denormals where a gradient stays 0 (the MLP's dead hidden
+// units), and its step took 47 us instead of 29. Returns false, changing nothing, on a
+// CPU without these controls. Threads started later inherit the setting of the thread
+// that starts them.
+bool set_flush_denormal(bool on);
+
 // Inside parallel_for's f: which of its threads runs this chunk, in [0, num_threads());
 // 0 outside a parallel region. Kernels index per-thread partial results with it.
 inline int thread_index() {
