@@ -393,7 +393,8 @@ TEST(CudaParity2, NllLossMatchesCpuForwardAndBackward) {
                       "forward " + what);
         expect_parity([&](const TensorList& l) { return gradients(loss, l, dy); }, {logp, target, w}, rtol, atol,
                       "backward " + what);
-        Tensor logp4 = log_softmax(randn({3, 5, 4, 2}, {}, &gen).to(d), 1), target4 = randint(0, 5, {3, 4, 2}, kInt64, &gen);
+        Tensor logp4 = log_softmax(randn({3, 5, 4, 2}, {}, &gen).to(d), 1);
+        Tensor target4 = randint(0, 5, {3, 4, 2}, kInt64, &gen);
         Tensor w4 = weighted ? (rand({5}, {}, &gen) + 0.5).to(d) : Tensor();
         Tensor dy4 = r == NllReduction::None ? randn({3, 4, 2}, {}, &gen).to(d) : scalar_tensor(0.3, d);
         auto loss4 = [&](const TensorList& l) { return class_nll_loss(l[0], l[1], l[2], -100, r); };
