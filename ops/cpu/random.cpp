@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <type_traits>
 
 #include "ops/cpu/parallel.h"
 #include "ops/cpu/philox.h"
@@ -21,15 +20,17 @@ namespace {
 // the integer comparison (bits >> shift) < ceil(keep * 2^b): the same decision as the
 // rand()-style float comparison, bit for bit, in a loop the compiler vectorises.
 
-// One buffer of keep decisions: mask[k] = kept when the element's bits fall below the
-// threshold, else 0, and out[k] = x[k] * mask[k]. The decision is a select, not a branch
-// (a coin flip a branch predictor misses every other time: the branchy loop took 5 ns
-// per element), and the pointers cannot alias, so the compiler vectorises the loop.
-template <typename T, typename Bits, typename BitsOf>
-void keep_or_drop(int64_t len, const uint32_t* __restrict words, const T* __restrict x, T* __restrict out,
-                  T* __restrict mask, Bits threshold, T kept, BitsOf bits_of) {
+// One buffer of float64 keep decisions: element k's bits are the lane pair (2k, 2k + 1)
+// as one 64-bit word, top 53 bits; mask[k] = kept when they fall below the threshold,
+// else 0, and out[k] = x[k] * mask[k]. The decision is a select, not a branch (a coin
+// flip a branch predictor misses every other time: the branchy loop took 5 ns per
+// element), and the pointers cannot alias, so the compiler vectorises the loop. Float32
+// runs the same loop on one word an element, built per ISA (cpu::dropout_keep_float).
+void keep_or_drop_double(int64_t len, const uint32_t* __restrict words, const double* __restrict x,
+                         double* __restrict out, double* __restrict mask, uint64_t threshold, double kept) {
   for (int64_t k = 0; k < len; ++k) {
-    const T m = bits_of(words, k) < threshold ? kept : T(0);
+    const uint64_t bits = ((uint64_t(words[2 * k]) << 32) | words[2 * k + 1]) >> 11;
+    const double m = bits < threshold ? kept : 0.0;
     mask[k] = m;
     out[k] = x[k] * m;
   }
@@ -42,7 +43,9 @@ void dropout_cpu(const Tensor& out, const Tensor& mask, const Tensor& x, double 
   const int64_t n = x.numel();
   const double keep = 1.0 - p, scale = 1.0 / (1.0 - p);
   constexpr int64_t kRun = 256;  // Philox blocks per buffer: 4 KiB of words
-  auto run = [&]<typename T, typename Bits>(int64_t per_block, int bits, auto bits_of) {
+  // per_block: elements a Philox block serves; bits: the uniform draw's precision;
+  // keep_loop: the keep decisions over one buffer of words.
+  auto run = [&]<typename T, typename Bits>(int64_t per_block, int bits, auto keep_loop) {
     const T* xp = x.data_ptr<T>();
     T *op = out.data_ptr<T>(), *mp = mask.data_ptr<T>();
     const Bits threshold = Bits(std::ceil(std::ldexp(keep, bits)));
@@ -54,20 +57,14 @@ void dropout_cpu(const Tensor& out, const Tensor& mask, const Tensor& x, double 
         const int64_t r1 = std::min(b1, r0 + kRun);
         cpu::philox_blocks(seed, offset + uint64_t(r0), r1 - r0, words);
         const int64_t i0 = r0 * per_block, i1 = std::min(n, r1 * per_block);
-        if constexpr (std::is_same_v<T, float>) {  // the same loop, built for the active ISA
-          cpu::dropout_keep_float(i1 - i0, words, xp + i0, op + i0, mp + i0, threshold, kept);
-        } else {
-          keep_or_drop(i1 - i0, words, xp + i0, op + i0, mp + i0, threshold, kept, bits_of);
-        }
+        keep_loop(i1 - i0, words, xp + i0, op + i0, mp + i0, threshold, kept);
       }
     });
   };
   if (x.dtype() == DType::Float32) {  // element i: word i of the run, top 24 bits
-    run.template operator()<float, uint32_t>(4, 24, [](const uint32_t* w, int64_t i) { return w[i] >> 8; });
-  } else {  // element i: the lane pair (2i, 2i + 1) as one 64-bit word, top 53 bits
-    run.template operator()<double, uint64_t>(2, 53, [](const uint32_t* w, int64_t i) {
-      return ((uint64_t(w[2 * i]) << 32) | w[2 * i + 1]) >> 11;
-    });
+    run.template operator()<float, uint32_t>(4, 24, &cpu::dropout_keep_float);
+  } else {  // element i: the lane pair (2i, 2i + 1), top 53 bits
+    run.template operator()<double, uint64_t>(2, 53, &keep_or_drop_double);
   }
 }
 
