@@ -436,15 +436,24 @@ const GemmMicroKernel<T>& active_micro_kernel() {
 // Version 5 gives each thread one rectangle of C and runs version 4's loops on it with the
 // thread's own packing buffers: no synchronisation inside the product. With t threads C is
 // cut into tm x tn rectangles (tm * tn = t) whose sides are multiples of MR and NR, and
-// the split that leaves the largest padded rectangle smallest wins, rows on a tie: 1024 x
-// 1024 on 2 threads is two 512 x 1024 halves, and the MLP's 128 x 256 (14 x 32 tiles) is
-// 70 + 58 rows. (Two 128 x 128 halves pad the same, and measured 8 % slower on the MLP's
-// product and on 1024^3, though each thread then packs less. Packing a row split's
-// shared op(B) once, each thread a share of its panels, then a barrier, measured slower
-// still, 165 -> 245 us on the MLP's product: every panel then crosses between the cores'
-// caches.) A thread needs
-// kMinFlopsPerThread of work, or the product runs on fewer threads (waking a sleeping
-// OpenMP thread costs tens of microseconds with OMP_WAIT_POLICY=passive).
+// the split that leaves the largest padded rectangle smallest wins. On a tie, the one
+// whose threads read the fewest operand values (rows of op(A) plus columns of op(B)),
+// then rows: 1024 x 1024 on 2 threads is two 512 x 1024 halves. The MLP's forward product,
+// 128 x 256 with B the transposed weight, pads the same as 70 + 58 rows or as two
+// 128-column halves; the halves win, and each thread then reads only the half of the
+// weight that it updates in the optimizer step (elementwise kernels split a tensor into
+// contiguous halves, which are these halves of the weight's rows). With the row split
+// both threads read all of it, half of it from the other core's cache, and the Adam step
+// that follows waits for those lines to come back. In the training step (medians of
+// separate runs of 2000 steps) the product took 188-196 -> 175 us and Adam 47 -> 42 us;
+// in a slow stretch of the VM, when memory-bound kernels ran at 2.5 times their usual
+// time, Adam took 118 -> 60 us and the product 220 -> 240 us. On its own, with its operands hot, the product takes the same time
+// either way (BM_GemmMlp), and the ResNet, LSTM and transformer steps did not change.
+// Packing a row split's shared op(B) once, each thread a share of its panels, then a
+// barrier, measured slower: 165 -> 245 us on the MLP's product, as every panel then
+// crosses between the cores' caches.
+// A thread needs kMinFlopsPerThread of work, or the product runs on fewer threads (waking
+// a sleeping OpenMP thread costs tens of microseconds with OMP_WAIT_POLICY=passive).
 constexpr double kMinFlopsPerThread = 4e6;
 
 // Note [Narrow products]
@@ -473,12 +482,15 @@ template <typename T>
 GemmSplit gemm_split(const GemmMicroKernel<T>& uk, int threads, int64_t m, int64_t n, int64_t k) {
   const double flops = 2.0 * double(m) * double(n) * double(k);
   threads = int(std::max<double>(1, std::min<double>(threads, flops / kMinFlopsPerThread)));
-  int64_t best_tm = 1, best_area = -1;
+  int64_t best_tm = 1, best_area = -1, best_reads = -1;
   for (int64_t tm = threads; tm >= 1; --tm) {
     if (threads % tm != 0) continue;
     const int64_t tn = threads / tm;
     const int64_t area = round_up(ceil_div(m, tm), uk.mr) * round_up(ceil_div(n, tn), uk.nr);
-    if (best_area < 0 || area < best_area) best_area = area, best_tm = tm;
+    const int64_t reads = ceil_div(m, tm) + ceil_div(n, tn);  // rows of op(A) + columns of op(B), times k
+    if (best_area < 0 || area < best_area || (area == best_area && reads < best_reads)) {
+      best_area = area, best_reads = reads, best_tm = tm;
+    }
   }
   const int64_t tn = threads / best_tm;
   return {threads, tn, round_up(ceil_div(m, best_tm), uk.mr), round_up(ceil_div(n, tn), uk.nr)};
