@@ -525,6 +525,17 @@ void gemm_kernel45(int threads, bool trans_a, bool trans_b, int64_t m, int64_t n
   });
 }
 
+// The cases with nothing to multiply, shared by every entry point: an empty C is left
+// alone, and with k = 0 or alpha = 0 C becomes beta C without reading A or B. Returns
+// whether it was one of them (C is then done).
+template <typename T>
+bool gemm_without_product(int64_t m, int64_t n, int64_t k, T alpha, T beta, T* c, int64_t ldc) {
+  if (m == 0 || n == 0) return true;
+  if (k != 0 && alpha != T(0)) return false;
+  scale_rows(beta, 0, m, n, c, ldc);
+  return true;
+}
+
 // The header of a prepacked op(B) (Note [Prepacked B]): which micro-kernel packed it,
 // for which shape, with which depth blocks.
 struct PrepackedHeader {
@@ -561,11 +572,7 @@ bool gemm_prepacked(bool trans_a, int64_t m, int64_t n, int64_t k, T alpha, cons
   PrepackedHeader header;
   std::memcpy(&header, packed_b, sizeof(header));
   if (header.kernel != &uk || header.k != k || header.n != n || header.kc != tile_size(k, uk.kc, 16)) return false;
-  if (m == 0 || n == 0) return true;
-  if (k == 0 || alpha == T(0)) {
-    scale_rows(beta, 0, m, n, c, ldc);
-    return true;
-  }
+  if (gemm_without_product(m, n, k, alpha, beta, c, ldc)) return true;
   const T* packed = reinterpret_cast<const T*>(static_cast<const char*>(packed_b) + kPrepackedHeaderBytes);
   const int64_t n_pad = round_up(n, uk.nr);
   for_each_thread_block(gemm_split(uk, num_threads(), m, n, k), m, n,
@@ -594,11 +601,7 @@ void gemm_variant(int version, bool trans_a, bool trans_b, int64_t m, int64_t n,
   KILN_CHECK(version >= 1 && version <= kNumGemmVariants, "gemm: no variant ", version, " (variants are 1 to ",
              kNumGemmVariants, ")");
   KILN_CHECK(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=", m, " n=", n, " k=", k);
-  if (m == 0 || n == 0) return;
-  if (k == 0 || alpha == T(0)) {
-    scale_rows(beta, 0, m, n, c, ldc);
-    return;
-  }
+  if (gemm_without_product(m, n, k, alpha, beta, c, ldc)) return;
   switch (version) {
     case 1: gemm_kernel1(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
     case 2: gemm_kernel2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
