@@ -34,12 +34,18 @@ struct Avx2Float {
   static Reg xor_bits(Reg a, Reg b) { return _mm256_xor_ps(a, b); }
   static Mask lt(Reg a, Reg b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
   static Mask ge(Reg a, Reg b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
-  static Mask is_nan(Reg x) { return _mm256_cmp_ps(x, x, _CMP_UNORD_Q); }
   static Reg select(Mask m, Reg a, Reg b) { return _mm256_blendv_ps(b, a, m); }
-  // 2^n by building the exponent field: (n + 127) << 23.
+  // 2^n by building the exponent field: (n + 127) << 23, for n in [-126, 127].
   static Reg pow2(Reg n) {
     const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+  }
+  // p * 2^n = (p * 2^(n - h)) * 2^h, h = trunc(n / 2): both powers are normal, the first
+  // product is exact, the second rounds once, also into the subnormals. A NaN n makes a
+  // finite power, and p is then NaN too.
+  static Reg scale2(Reg p, Reg n) {
+    const Reg h = trunc(mul(n, set1(0.5f)));
+    return mul(mul(p, pow2(sub(n, h))), pow2(h));
   }
 };
 

@@ -8,7 +8,7 @@
 namespace kiln::cpu {
 namespace {
 
-// NOTE: min, max, round, trunc and pow2 use the zero-masked forms with a full mask: GCC 12
+// NOTE: min, max, round and scale2 use the zero-masked forms with a full mask: GCC 12
 // warns (-Wmaybe-uninitialized) about the undefined pass-through register of the plain
 // forms; with mask kAll the instructions are the same.
 struct Avx512Float {
@@ -30,20 +30,15 @@ struct Avx512Float {
   static Reg min(Reg a, Reg b) { return _mm512_maskz_min_ps(kAll, a, b); }
   static Reg max(Reg a, Reg b) { return _mm512_maskz_max_ps(kAll, a, b); }
   static Reg round(Reg x) { return _mm512_maskz_roundscale_ps(kAll, x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-  static Reg trunc(Reg x) { return _mm512_maskz_roundscale_ps(kAll, x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
   static Reg abs(Reg x) { return _mm512_abs_ps(x); }
   static Reg sign_bits(Reg x) { return _mm512_and_ps(x, set1(-0.0f)); }
   static Reg or_bits(Reg a, Reg b) { return _mm512_or_ps(a, b); }
   static Reg xor_bits(Reg a, Reg b) { return _mm512_xor_ps(a, b); }
   static Mask lt(Reg a, Reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
   static Mask ge(Reg a, Reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
-  static Mask is_nan(Reg x) { return _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q); }
   static Reg select(Mask m, Reg a, Reg b) { return _mm512_mask_blend_ps(m, b, a); }
-  // 2^n by building the exponent field: (n + 127) << 23.
-  static Reg pow2(Reg n) {
-    const __m512i e = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(kAll, n), _mm512_set1_epi32(127));
-    return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(kAll, e, 23));
-  }
+  // vscalefps: p * 2^floor(n) in one instruction, one rounding, over the whole range.
+  static Reg scale2(Reg p, Reg n) { return _mm512_maskz_scalef_ps(kAll, p, n); }
 };
 
 }  // namespace

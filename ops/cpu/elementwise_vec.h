@@ -16,9 +16,10 @@ namespace kiln::cpu {
 //
 // V provides: Reg, kLanes; loadu, storeu, stream (to an aligned address), fence, set1,
 // zero; add, sub, mul, div, fmadd(a, b, c) = a * b + c, min, max (each returns its
-// second operand when one is NaN, as x86's minps / maxps), round (to nearest even),
-// trunc, abs, sign_bits (x & -0.0f), or_bits, xor_bits; lt, ge, is_nan giving a mask
-// for select(m, a, b) = m ? a : b; pow2(n) = 2^n for integral-valued n in [-126, 127].
+// second operand when one is NaN, as x86's minps / maxps), round (to nearest even), abs,
+// sign_bits (x & -0.0f), or_bits, xor_bits; lt, ge giving a mask for select(m, a, b) =
+// m ? a : b; scale2(p, n) = p * 2^n rounded once, for p in [0.5, 2] and integral-valued
+// n in [-150, 128] (into the subnormals, and to inf past FLT_MAX), NaN when p is.
 namespace {
 
 // e^x; see Note [SIMD elementwise kernels] for the method and its accuracy.
@@ -26,8 +27,9 @@ template <typename V>
 inline typename V::Reg vec_exp(typename V::Reg x) {
   using R = typename V::Reg;
   // Below -104, e^x < 2^-150 rounds to 0; above 89 it is past FLT_MAX and 2^n
-  // overflows to inf. Clamping keeps n in [-150, 128] so both halves of 2^n are normal.
-  const R xc = V::max(V::min(x, V::set1(89.0f)), V::set1(-104.0f));
+  // overflows to inf. Clamping keeps n in [-150, 128]. x is the second operand of min
+  // and max, so a NaN passes through them and every step after it.
+  const R xc = V::max(V::set1(-104.0f), V::min(V::set1(89.0f), x));
   const R n = V::round(V::mul(xc, V::set1(1.44269504088896341f)));
   // r = x - n ln 2 with ln 2 split into 0.693145751953125 (15 significant bits: n times
   // it is exact) and the rest, 1.4286068e-6.
@@ -42,11 +44,7 @@ inline typename V::Reg vec_exp(typename V::Reg x) {
   p = V::fmadd(p, r, V::set1(0.5f));
   p = V::fmadd(p, r, V::set1(1.0f));
   p = V::fmadd(p, r, V::set1(1.0f));
-  // 2^n = 2^(n - h) * 2^h, h = trunc(n / 2): p * 2^(n-h) is exact (normal), the second
-  // product rounds once, also into the subnormals.
-  const R h = V::trunc(V::mul(n, V::set1(0.5f)));
-  const R y = V::mul(V::mul(p, V::pow2(V::sub(n, h))), V::pow2(h));
-  return V::select(V::is_nan(x), x, y);
+  return V::scale2(p, n);
 }
 
 // 1 / (1 + e^-x), never exponentiating a large positive number.
