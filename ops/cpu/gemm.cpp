@@ -435,11 +435,11 @@ const GemmMicroKernel<T>& active_micro_kernel() {
 // Note [GEMM threading]
 // Version 5 gives each thread one rectangle of C and runs version 4's loops on it with the
 // thread's own packing buffers: no synchronisation inside the product. With t threads C is
-// cut into tm x tn rectangles (tm * tn = t) whose sides are multiples of MR and NR, and
-// the split that leaves the largest padded rectangle smallest wins. On a tie, the one
+// cut into tm x tn rectangles (tm * tn = t), and the split that leaves the largest
+// rectangle smallest once padded to whole MR x NR tiles wins. On a tie, the one
 // whose threads read the fewest operand values (rows of op(A) plus columns of op(B)),
 // then rows: 1024 x 1024 on 2 threads is two 512 x 1024 halves. The MLP's forward product,
-// 128 x 256 with B the transposed weight, pads the same as 70 + 58 rows or as two
+// 128 x 256 with B the transposed weight, pads the same as two bands of 64 rows or two
 // 128-column halves; the halves win, and each thread then reads only the half of the
 // weight that it updates in the optimizer step (elementwise kernels split a tensor into
 // contiguous halves, which are these halves of the weight's rows). With the row split
@@ -452,6 +452,24 @@ const GemmMicroKernel<T>& active_micro_kernel() {
 // Packing a row split's shared op(B) once, each thread a share of its panels, then a
 // barrier, measured slower: 165 -> 245 us on the MLP's product, as every panel then
 // crosses between the cores' caches.
+//
+// Where the work stays on a core matters as much as the padding: tensors are written and
+// read by the elementwise kernels in contiguous chunks, thread i taking rows
+// [i ceil(m / t), (i + 1) ceil(m / t)) of a matrix (parallel_for), and a row of A or C that
+// another core last wrote crosses between the caches. So
+// - a band of rows is ceil(m / tm) rows, the same rows as those chunks, with a short
+//   last panel where that is not a multiple of MR (Note [GEMM edge rows]), rather than
+//   a multiple of MR: 64 rows on 2 threads are 32 + 32, not 42 + 22;
+// - with a prepacked op(B) (Note [Prepacked B]), which no thread packs and all read, C is
+//   split into bands of rows whenever each band gets a whole panel. The LSTM's step
+//   products (64 x 512 x 128 forward, 64 x 128 x 512 backward) then read the rows of h
+//   and of the gate gradients that the same thread's part of the cell kernel has just
+//   written, and write the rows that it reads next. Before, they were split into column
+//   halves (which pad less): each thread read all of A. In an LSTM training step, when
+//   the VM's memory was slow, the backward's step products took 3.4 -> 2.4 ms per layer
+//   and the step 36.9 -> 30.9 ms (medians of 12 interleaved runs); when it was fast, the
+//   step did not change.
+//
 // A thread needs kMinFlopsPerThread of work, or the product runs on fewer threads (waking
 // a sleeping OpenMP thread costs tens of microseconds with OMP_WAIT_POLICY=passive).
 constexpr double kMinFlopsPerThread = 4e6;
@@ -473,15 +491,18 @@ bool narrow_product_is_better_transposed(const GemmMicroKernel<T>& uk, int64_t m
 }
 
 // How version 5 cuts C among threads (Note [GEMM threading]): `threads` rectangles of
-// rows x cols, tn of them side by side in each band of rows.
+// rows x cols, tn of them side by side in each band of rows. shared_b: op(B) is
+// prepacked, so every thread reads it and none packs it.
 struct GemmSplit {
   int threads;
   int64_t tn, rows, cols;
 };
 template <typename T>
-GemmSplit gemm_split(const GemmMicroKernel<T>& uk, int threads, int64_t m, int64_t n, int64_t k) {
+GemmSplit gemm_split(const GemmMicroKernel<T>& uk, int threads, int64_t m, int64_t n, int64_t k,
+                     bool shared_b = false) {
   const double flops = 2.0 * double(m) * double(n) * double(k);
   threads = int(std::max<double>(1, std::min<double>(threads, flops / kMinFlopsPerThread)));
+  if (shared_b && m >= int64_t(threads) * uk.mr) return {threads, 1, ceil_div(m, threads), n};
   int64_t best_tm = 1, best_area = -1, best_reads = -1;
   for (int64_t tm = threads; tm >= 1; --tm) {
     if (threads % tm != 0) continue;
@@ -493,7 +514,7 @@ GemmSplit gemm_split(const GemmMicroKernel<T>& uk, int threads, int64_t m, int64
     }
   }
   const int64_t tn = threads / best_tm;
-  return {threads, tn, round_up(ceil_div(m, best_tm), uk.mr), round_up(ceil_div(n, tn), uk.nr)};
+  return {threads, tn, ceil_div(m, best_tm), round_up(ceil_div(n, tn), uk.nr)};
 }
 
 // Runs block(i0, i1, j0, j1) for each thread's rectangle of C, on its thread.
@@ -575,7 +596,7 @@ bool gemm_prepacked(bool trans_a, int64_t m, int64_t n, int64_t k, T alpha, cons
   if (gemm_without_product(m, n, k, alpha, beta, c, ldc)) return true;
   const T* packed = reinterpret_cast<const T*>(static_cast<const char*>(packed_b) + kPrepackedHeaderBytes);
   const int64_t n_pad = round_up(n, uk.nr);
-  for_each_thread_block(gemm_split(uk, num_threads(), m, n, k), m, n,
+  for_each_thread_block(gemm_split(uk, num_threads(), m, n, k, /*shared_b=*/true), m, n,
                         [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
                           gemm_packed_block<T>(uk, trans_a, false, i0, i1, j0, j1, k, alpha, a, lda, nullptr, 0, beta,
                                                c, ldc, packed, n_pad);
