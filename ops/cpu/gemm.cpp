@@ -20,7 +20,8 @@
 //            Loops as in BLIS, with the A micro-panel as the L1 resident (Note [GEMM
 //            blocking]).
 // version 5: version 4 on all threads: C is cut into one rectangle per thread, rows or
-//            columns, whichever leaves the least padding (Note [GEMM threading]).
+//            columns, whichever costs least in padding and packing (Note [GEMM
+//            threading]).
 //
 // gemm() runs version 5, or 1 and 2 for the vector shapes where they measure faster.
 // Versions 1-3 are plain C++ compiled for the baseline ISA (SSE2 on x86-64).
@@ -435,20 +436,31 @@ const GemmMicroKernel<T>& active_micro_kernel() {
 // Note [GEMM threading]
 // Version 5 gives each thread one rectangle of C and runs version 4's loops on it with the
 // thread's own packing buffers: no synchronisation inside the product. With t threads C is
-// cut into tm x tn rectangles (tm * tn = t), and the split that leaves the largest
-// rectangle smallest once padded to whole MR x NR tiles wins. On a tie, the one
-// whose threads read the fewest operand values (rows of op(A) plus columns of op(B)),
-// then rows: 1024 x 1024 on 2 threads is two 512 x 1024 halves. The MLP's forward product,
-// 128 x 256 with B the transposed weight, pads the same as two bands of 64 rows or two
-// 128-column halves; the halves win, and each thread then reads only the half of the
-// weight that it updates in the optimizer step (elementwise kernels split a tensor into
-// contiguous halves, which are these halves of the weight's rows). With the row split
-// both threads read all of it, half of it from the other core's cache, and the Adam step
-// that follows waits for those lines to come back. In the training step (medians of
-// separate runs of 2000 steps) the product took 188-196 -> 175 us and Adam 47 -> 42 us;
-// in a slow stretch of the VM, when memory-bound kernels ran at 2.5 times their usual
-// time, Adam took 118 -> 60 us and the product 220 -> 240 us. On its own, with its operands hot, the product takes the same time
-// either way (BM_GemmMlp), and the ResNet, LSTM and transformer steps did not change.
+// cut into tm x tn rectangles (tm * tn = t), and the split of least cost wins, the cost of
+// a thread per unit of depth being
+//   (its rectangle padded to whole MR x NR tiles: multiply-adds)
+//     + kPackCost * (the rows of op(A) plus the columns of op(B) that it packs).
+// A packed value costs about ten multiply-add lanes: about 0.1 ns to stream it in from L2
+// or L3 and store it, against 0.0094 ns a lane at this machine's 212 GFLOP/s per thread.
+// On a tie, the split that packs fewer values, then rows: 1024 x 1024 on 2 threads is two
+// 512 x 1024 halves. The padding alone decided until the packing was counted, and it let
+// the LSTM's input products (3840 x 512 x 128 forward, 3840 x 128 x 512 for dx) and the
+// weight gradient's 512 x 128 x 3776 run as column halves, because those padded a few
+// percent less: each thread then packed all 3840 rows of A (the gate gradients: 7.7 MB).
+// Counting the packing makes them bands of rows: the LSTM training step took 24.2 ->
+// 21.9 ms (medians of 12 interleaved runs); the MLP, ResNet and transformer steps did not
+// change.
+//
+// The MLP's forward product, 128 x 256 with B the transposed weight, pads the same as two
+// bands of 64 rows or two 128-column halves and packs less as halves. Each thread then
+// reads only the half of the weight that it updates in the optimizer step (elementwise
+// kernels split a tensor into contiguous halves, which are these halves of the weight's
+// rows). With the row split both threads read all of it, half of it from the other core's
+// cache, and the Adam step that follows waits for those lines to come back. In the
+// training step (medians of separate runs of 2000 steps) the product took 188-196 -> 175
+// us and Adam 47 -> 42 us; in a slow stretch of the VM, when memory-bound kernels ran at
+// 2.5 times their usual time, Adam took 118 -> 60 us and the product 220 -> 240 us. On its
+// own, with its operands hot, the product takes the same time either way (BM_GemmMlp).
 // Packing a row split's shared op(B) once, each thread a share of its panels, then a
 // barrier, measured slower: 165 -> 245 us on the MLP's product, as every panel then
 // crosses between the cores' caches.
@@ -473,6 +485,7 @@ const GemmMicroKernel<T>& active_micro_kernel() {
 // A thread needs kMinFlopsPerThread of work, or the product runs on fewer threads (waking
 // a sleeping OpenMP thread costs tens of microseconds with OMP_WAIT_POLICY=passive).
 constexpr double kMinFlopsPerThread = 4e6;
+constexpr int64_t kPackCost = 10;  // multiply-add lanes per packed value
 
 // Note [Narrow products]
 // A C narrower than the micro-tile wastes most of it: the MLP's logits, (128 x 256) @
@@ -503,14 +516,14 @@ GemmSplit gemm_split(const GemmMicroKernel<T>& uk, int threads, int64_t m, int64
   const double flops = 2.0 * double(m) * double(n) * double(k);
   threads = int(std::max<double>(1, std::min<double>(threads, flops / kMinFlopsPerThread)));
   if (shared_b && m >= int64_t(threads) * uk.mr) return {threads, 1, ceil_div(m, threads), n};
-  int64_t best_tm = 1, best_area = -1, best_reads = -1;
+  int64_t best_tm = 1, best_cost = -1, best_packed = -1;
   for (int64_t tm = threads; tm >= 1; --tm) {
     if (threads % tm != 0) continue;
     const int64_t tn = threads / tm;
-    const int64_t area = round_up(ceil_div(m, tm), uk.mr) * round_up(ceil_div(n, tn), uk.nr);
-    const int64_t reads = ceil_div(m, tm) + ceil_div(n, tn);  // rows of op(A) + columns of op(B), times k
-    if (best_area < 0 || area < best_area || (area == best_area && reads < best_reads)) {
-      best_area = area, best_reads = reads, best_tm = tm;
+    const int64_t packed = ceil_div(m, tm) + ceil_div(n, tn);  // rows of op(A) + columns of op(B)
+    const int64_t cost = round_up(ceil_div(m, tm), uk.mr) * round_up(ceil_div(n, tn), uk.nr) + kPackCost * packed;
+    if (best_cost < 0 || cost < best_cost || (cost == best_cost && packed < best_packed)) {
+      best_cost = cost, best_packed = packed, best_tm = tm;
     }
   }
   const int64_t tn = threads / best_tm;
