@@ -137,10 +137,12 @@ void pack_b_float(bool trans_b, const float* b, int64_t ldb, int64_t p0, int64_t
 }  // namespace
 
 // Blocking (Note [GEMM blocking] in ops/cpu/gemm.cpp), for Zen 4 and Zen 5 cores: 32 or
-// 48 KiB of L1d, 1 MiB of L2. The two threads of a core (SMT) share both, and the
-// development VM's two vCPUs behave as such a pair (2 threads reach the FMA peak of one),
-// so each thread gets half: kc = 256 makes the float A micro-panel 14 x 256 x 4 B = 14 KiB
-// and the B block 256 x 384 x 4 B = 384 KiB. float64 halves kc to keep the same bytes.
+// 48 KiB of L1d, 1 MiB of L2. The two threads of a core (SMT) share both, so each thread
+// gets half: kc = 256 makes the float A micro-panel 14 x 256 x 4 B = 14 KiB and the B
+// block 256 x 384 x 4 B = 384 KiB. float64 halves kc to keep the same bytes. (The
+// development VM's two vCPUs reach twice the FMA peak of one, 407 against 212 GFLOP/s,
+// but they still slow each other on L2-resident data: reading 256-768 KiB buffers over
+// and over, one thread gets 145-158 GB/s and each of two 97-123 GB/s.)
 // 14 x 32 beat 12 x 32 and 8 x 48 on one thread at 1024^3 and matched 6 x 32 (about 180
 // GFLOP/s, 80 % of the measured single-thread peak); it needs the fewest B loads per FMA.
 template <>
