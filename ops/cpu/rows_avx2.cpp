@@ -18,6 +18,9 @@ const RowKernels& row_kernels_avx2() {
       &row_sum<float>,
       &log_softmax_backward_combine<float>,
       &column_sums<float>,
+      &row_max<float>,
+      &row_add<float>,
+      &row_scale<float>,
   };
   return kernels;
 }

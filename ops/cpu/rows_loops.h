@@ -165,6 +165,36 @@ inline void column_sums(const T* __restrict x, int64_t rows, int64_t ld, int64_t
   }
 }
 
+// x: (n). The largest x[j], NaNs passed over (-inf for none), as softmax's scalar loop
+// `m = std::max(m, x)` finds it: in kRowLanes maxima side by side, since a single
+// running max is a chain of dependent compares (one element every few cycles), where
+// lanes of `m < v ? v : m` become vector max instructions. The maximum does not depend
+// on the order, so the result is the scalar loop's.
+template <typename T>
+inline T row_max(const T* __restrict x, int64_t n) {
+  T m[kRowLanes];
+  for (int64_t l = 0; l < kRowLanes; ++l) m[l] = -T(__builtin_inff());  // no std:: template here
+  int64_t j = 0;
+  for (; j + kRowLanes <= n; j += kRowLanes)
+    for (int64_t l = 0; l < kRowLanes; ++l) m[l] = m[l] < x[j + l] ? x[j + l] : m[l];
+  for (; j < n; ++j) m[0] = m[0] < x[j] ? x[j] : m[0];
+  T out = m[0];
+  for (int64_t l = 1; l < kRowLanes; ++l) out = out < m[l] ? m[l] : out;
+  return out;
+}
+
+// x, y: (n), y may be x. y = x + b (softmax's shift x - m, as x + (-m): the same bits).
+template <typename T>
+inline void row_add(const T* x, T* y, int64_t n, T b) {
+  for (int64_t k = 0; k < n; ++k) y[k] = x[k] + b;
+}
+
+// y: (n). y *= s.
+template <typename T>
+inline void row_scale(T* __restrict y, int64_t n, T s) {
+  for (int64_t k = 0; k < n; ++k) y[k] *= s;
+}
+
 // g, e, dx: (n), e = exp(y) (may be dx itself). dx = g - e s.
 template <typename T>
 inline void log_softmax_backward_combine(const T* __restrict g, const T* e, T* dx, int64_t n, T s) {

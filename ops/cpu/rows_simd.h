@@ -26,6 +26,9 @@ struct RowKernels {
   double (*row_sum)(const float* g, int64_t n);
   void (*log_softmax_backward_combine)(const float* g, const float* e, float* dx, int64_t n, float s);
   void (*column_sums)(const float* x, int64_t rows, int64_t ld, int64_t cols, double* acc);
+  float (*row_max)(const float* x, int64_t n);
+  void (*row_add)(const float* x, float* y, int64_t n, float b);
+  void (*row_scale)(float* y, int64_t n, float s);
 };
 
 // The loops of active_isa(), or nullptr on the Generic level (the templates of

@@ -10,7 +10,6 @@
 #include "core/dispatch.h"
 #include "core/tensor.h"
 #include "ops/cpu/elementwise_simd.h"
-#include "ops/cpu/lane_sum.h"
 #include "ops/cpu/parallel.h"
 #include "ops/cpu/rows_loops.h"
 #include "ops/cpu/rows_simd.h"
@@ -31,7 +30,7 @@ constexpr int64_t kColumnBlock = 256;     // inner positions one task handles si
 // probability 0, log-probability -inf. A row of only -inf has m = -inf and
 // x - m = -inf - (-inf) = NaN, so the whole row is NaN, as in PyTorch (there is no
 // distribution to normalise). Sums accumulate in double, like the reductions (the
-// float32 SIMD path in 8 lanes side by side: cpu::lane_sum).
+// float32 SIMD path in 8 lanes side by side: the row kernels' row_sum).
 // log_softmax subtracts m and the log-sum one at a time: folding them into one shift
 // m + log(sum) first would round it at m's magnitude (at m = 1000 in float32, to
 // within 6e-5) and lose the small differences between nearby inputs.
@@ -57,25 +56,24 @@ void softmax_row(const T* x, T* y, int64_t n) {
   }
 }
 
-// Contiguous float32 rows with the SIMD exp (Note [SIMD elementwise kernels]): x - m
-// into y, exp, then each row's sum and the scaling. The rows of a block go through exp
-// in one call, so short rows (cross_entropy's 10 classes) do not each pay for a call
-// and a tail. `scratch` holds the exponentials for log_softmax, whose output keeps x - m.
+// Contiguous float32 rows with the SIMD exp (Note [SIMD elementwise kernels]) and the row
+// loops of the active ISA (Note [SIMD row kernels]): per row the max and x - m into y,
+// then exp over the block, then each row's sum and the scaling. The rows of a block go
+// through exp in one call, so short rows (cross_entropy's 10 classes) do not each pay
+// for a call and a tail. `scratch` holds the exponentials for log_softmax, whose output
+// keeps x - m. (The max, the shift and the scaling were plain loops built for SSE2, the
+// max a chain of dependent compares: (4096, 1024) took 2.86 ms, most of it there.)
 constexpr int64_t kSoftmaxBlock = 4096;  // elements per exp call, at least one row
 
 template <bool kLog>
-void softmax_rows_simd(const cpu::SimdElementwise& simd, const float* x, float* y, int64_t rows, int64_t n,
-                       std::vector<float>& scratch) {
+void softmax_rows_simd(const cpu::SimdElementwise& simd, const cpu::RowKernels& rk, const float* x, float* y,
+                       int64_t rows, int64_t n, std::vector<float>& scratch) {
   const int64_t block_rows = std::max<int64_t>(1, kSoftmaxBlock / n);
   for (int64_t r0 = 0; r0 < rows; r0 += block_rows) {
     const int64_t count = std::min(block_rows, rows - r0), len = count * n;
     const float* xb = x + r0 * n;
     float* yb = y + r0 * n;
-    for (int64_t r = 0; r < count; ++r) {
-      float m = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < n; ++j) m = std::max(m, xb[r * n + j]);
-      for (int64_t j = 0; j < n; ++j) yb[r * n + j] = xb[r * n + j] - m;
-    }
+    for (int64_t r = 0; r < count; ++r) rk.row_add(xb + r * n, yb + r * n, n, -rk.row_max(xb + r * n, n));
     float* e = yb;
     if constexpr (kLog) {
       scratch.resize(size_t(len));
@@ -83,15 +81,11 @@ void softmax_rows_simd(const cpu::SimdElementwise& simd, const float* x, float* 
     }
     simd.unary(cpu::SimdUnaryOp::Exp, e, yb, len, false);
     for (int64_t r = 0; r < count; ++r) {
-      const float* er = e + r * n;
-      float* yr = yb + r * n;
-      const double sum = cpu::lane_sum(n, [&](int64_t j) { return double(er[j]); });
+      const double sum = rk.row_sum(e + r * n, n);
       if constexpr (kLog) {
-        const float log_sum = float(std::log(sum));
-        for (int64_t j = 0; j < n; ++j) yr[j] -= log_sum;
+        rk.row_add(yb + r * n, yb + r * n, n, -float(std::log(sum)));
       } else {
-        const float inv = float(1.0 / sum);
-        for (int64_t j = 0; j < n; ++j) yr[j] *= inv;
+        rk.row_scale(yb + r * n, n, float(1.0 / sum));
       }
     }
   }
@@ -136,11 +130,12 @@ void softmax_forward(const Tensor& out, const Tensor& x, const char* op) {
     T* o = out.data_ptr<T>();
     if (inner == 1) {
       const cpu::SimdElementwise* simd = std::is_same_v<T, float> ? cpu::simd_elementwise() : nullptr;
+      const cpu::RowKernels* rk = std::is_same_v<T, float> ? cpu::row_kernels() : nullptr;
       cpu::parallel_for(0, outer, std::max<int64_t>(1, kSoftmaxGrain / n), [&](int64_t b, int64_t e) {
         if constexpr (std::is_same_v<T, float>) {
-          if (simd != nullptr) {
+          if (simd != nullptr && rk != nullptr) {
             std::vector<float> scratch;
-            softmax_rows_simd<kLog>(*simd, in + b * n, o + b * n, e - b, n, scratch);
+            softmax_rows_simd<kLog>(*simd, *rk, in + b * n, o + b * n, e - b, n, scratch);
             return;
           }
         }
