@@ -1,14 +1,13 @@
 // CPU kernels of the fused layer norm: rows split over threads; each row's statistics
 // accumulate in double (see Note [Reduction accumulators] in ops/cpu/reduce.cpp). The
-// backward is one pass per row (ops/cpu/rows_loops.h; float32 per ISA, Note [SIMD row
-// kernels]); its weight and bias gradients sum over rows: each thread keeps its own
+// forward and the backward are one kernel per row (ops/cpu/rows_loops.h; float32 per
+// ISA, Note [SIMD row kernels]); its weight and bias gradients sum over rows: each thread keeps its own
 // partial sums, added in thread order at the end.
 #include <cmath>
 #include <type_traits>
 #include <vector>
 
 #include "core/dtype.h"
-#include "ops/cpu/lane_sum.h"
 #include "ops/cpu/parallel.h"
 #include "ops/cpu/rows_loops.h"
 #include "ops/cpu/rows_simd.h"
@@ -29,21 +28,16 @@ void layer_norm_cpu(const Tensor& y, const Tensor& mean, const Tensor& rstd, con
     const T* wp = weight.defined() ? weight.data_ptr<T>() : nullptr;
     const T* bp = bias.defined() ? bias.data_ptr<T>() : nullptr;
     T *yp = y.data_ptr<T>(), *mp = mean.data_ptr<T>(), *rp = rstd.data_ptr<T>();
+    const cpu::RowKernels* simd = std::is_same_v<T, float> ? cpu::row_kernels() : nullptr;
     cpu::parallel_for(0, rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        const T* row = xp + r * cols;
-        const double mu = cpu::lane_sum(cols, [&](int64_t j) { return double(row[j]); }) / double(cols);
-        const double ss = cpu::lane_sum(cols, [&](int64_t j) { return (double(row[j]) - mu) * (double(row[j]) - mu); });
-        const double inv = 1.0 / std::sqrt(ss / double(cols) + eps);
-        mp[r] = T(mu), rp[r] = T(inv);
-        const T m = T(mu), v = T(inv);
-        T* out = yp + r * cols;
-        for (int64_t j = 0; j < cols; ++j) {
-          T h = (row[j] - m) * v;
-          if (wp) h = h * wp[j];
-          if (bp) h = h + bp[j];
-          out[j] = h;
+        if constexpr (std::is_same_v<T, float>) {
+          if (simd != nullptr) {
+            simd->layer_norm_row(xp + r * cols, wp, bp, yp + r * cols, cols, eps, mp + r, rp + r);
+            continue;
+          }
         }
+        cpu::layer_norm_row_any<T>(xp + r * cols, wp, bp, yp + r * cols, cols, eps, mp + r, rp + r);
       }
     });
   });

@@ -18,6 +18,7 @@ const RowKernels& row_kernels_avx2() {
       &row_sum<float>,
       &log_softmax_backward_combine<float>,
       &column_sums<float>,
+      &layer_norm_row_any<float>,
       &row_max<float>,
       &row_add<float>,
       &row_scale<float>,

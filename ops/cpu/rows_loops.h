@@ -13,8 +13,8 @@ namespace kiln::cpu {
 // and a shared inline copy could be linked for everybody.
 //
 // Sums accumulate in double (Note [Reduction accumulators] in ops/cpu/reduce.cpp), in
-// kRowLanes running sums side by side that are added at the end, as cpu::lane_sum does:
-// the compiler may then vectorise the loop, which a single in-order sum forbids.
+// kRowLanes running sums side by side that are added at the end: the compiler may then
+// vectorise the loop, which a single in-order sum forbids.
 namespace {
 
 constexpr int64_t kRowLanes = 8;
@@ -78,16 +78,51 @@ inline void batch_norm_backward_plane(const T* __restrict x, const T* __restrict
   for (int64_t j = 0; j < s; ++j) dx[j] = a * ((g[j] - k) - (x[j] - m) * b);
 }
 
+// One row of layer norm: the mean and the centred sum of squares in double (two passes,
+// the second from cache), rstd = 1 / sqrt(M2 / cols + eps), then y = (x - mean) rstd,
+// times w and plus b where given, in T. Returns the mean and rstd through *mean, *rstd.
+template <typename T, bool kWeight, bool kBias>
+inline void layer_norm_row(const T* __restrict x, const T* __restrict w, const T* __restrict b, T* __restrict y,
+                           int64_t cols, double eps, T* mean, T* rstd) {
+  double s[kRowLanes] = {};
+  int64_t j = 0;
+  for (; j + kRowLanes <= cols; j += kRowLanes)
+    for (int64_t l = 0; l < kRowLanes; ++l) s[l] += double(x[j + l]);
+  for (; j < cols; ++j) s[0] += double(x[j]);
+  const double mu = add_lanes(s) / double(cols);
+  double q[kRowLanes] = {};
+  for (j = 0; j + kRowLanes <= cols; j += kRowLanes)
+    for (int64_t l = 0; l < kRowLanes; ++l) q[l] += (double(x[j + l]) - mu) * (double(x[j + l]) - mu);
+  for (; j < cols; ++j) q[0] += (double(x[j]) - mu) * (double(x[j]) - mu);
+  const double inv = 1.0 / __builtin_sqrt(add_lanes(q) / double(cols) + eps);
+  *mean = T(mu), *rstd = T(inv);
+  const T m = T(mu), v = T(inv);
+  for (int64_t k = 0; k < cols; ++k) {
+    T h = (x[k] - m) * v;
+    if constexpr (kWeight) h = h * w[k];
+    if constexpr (kBias) h = h + b[k];
+    y[k] = h;
+  }
+}
+
+// layer_norm_row with the weight and the bias each optional (nullptr).
+template <typename T>
+inline void layer_norm_row_any(const T* x, const T* w, const T* b, T* y, int64_t cols, double eps, T* mean, T* rstd) {
+  if (w != nullptr && b != nullptr) layer_norm_row<T, true, true>(x, w, b, y, cols, eps, mean, rstd);
+  else if (w != nullptr) layer_norm_row<T, true, false>(x, w, b, y, cols, eps, mean, rstd);
+  else if (b != nullptr) layer_norm_row<T, false, true>(x, w, b, y, cols, eps, mean, rstd);
+  else layer_norm_row<T, false, false>(x, w, b, y, cols, eps, mean, rstd);
+}
+
 // One row of the layer norm backward: dx = rstd (dxh - mean(dxh) - x_hat mean(dxh x_hat))
-// with dxh = dy * weight and x_hat = (x - mean) rstd. The first loop reads x and dy once
-// for both row sums and, with kAcc, adds dy x_hat and dy into the thread's dweight and
-// dbias sums acc[0, cols) and acc[cols, 2 cols); the second writes dx from cache.
+// with dxh = dy * weight and x_hat = (x - mean) rstd. The first loop reads x and dy for
+// both row sums; with kAcc a second adds dy x_hat and dy into the thread's dweight and
+// dbias sums acc[0, cols) and acc[cols, 2 cols); the last writes dx. The row stays in
+// cache after the first.
 template <typename T, bool kWeight, bool kAcc>
 inline void layer_norm_backward_row(const T* __restrict x, const T* __restrict g, const T* __restrict w,
                                     T* __restrict dx, double* __restrict acc, int64_t cols, double m, double v) {
   double s1[kRowLanes] = {}, s2[kRowLanes] = {};
-  double* __restrict accw = acc;
-  double* __restrict accb = kAcc ? acc + cols : nullptr;
   int64_t j = 0;
   for (; j + kRowLanes <= cols; j += kRowLanes)
     for (int64_t l = 0; l < kRowLanes; ++l) {
@@ -95,19 +130,23 @@ inline void layer_norm_backward_row(const T* __restrict x, const T* __restrict g
       const double d = kWeight ? gj * double(w[j + l]) : gj;
       s1[l] += d;
       s2[l] += d * xh;
-      if constexpr (kAcc) {
-        accw[j + l] += gj * xh;
-        accb[j + l] += gj;
-      }
     }
   for (; j < cols; ++j) {
     const double xh = (double(x[j]) - m) * v, gj = double(g[j]);
     const double d = kWeight ? gj * double(w[j]) : gj;
     s1[0] += d;
     s2[0] += d * xh;
-    if constexpr (kAcc) {
-      accw[j] += gj * xh;
-      accb[j] += gj;
+  }
+  // The weight and bias sums in a loop of their own: inside the lane loop above they kept
+  // the compiler from vectorising it (scalar double arithmetic and lane inserts, 54 % of a
+  // layer norm forward and backward).
+  if constexpr (kAcc) {
+    double* __restrict accw = acc;
+    double* __restrict accb = acc + cols;
+    for (int64_t k = 0; k < cols; ++k) {
+      const double xh = (double(x[k]) - m) * v, gk = double(g[k]);
+      accw[k] += gk * xh;
+      accb[k] += gk;
     }
   }
   // dx = v ((dxh - mean(dxh)) - (x - m) v mean(dxh x_hat)), in T like the forward's

@@ -26,6 +26,8 @@ struct RowKernels {
   double (*row_sum)(const float* g, int64_t n);
   void (*log_softmax_backward_combine)(const float* g, const float* e, float* dx, int64_t n, float s);
   void (*column_sums)(const float* x, int64_t rows, int64_t ld, int64_t cols, double* acc);
+  void (*layer_norm_row)(const float* x, const float* w, const float* b, float* y, int64_t cols, double eps,
+                         float* mean, float* rstd);
   float (*row_max)(const float* x, int64_t n);
   void (*row_add)(const float* x, float* y, int64_t n, float b);
   void (*row_scale)(float* y, int64_t n, float s);
