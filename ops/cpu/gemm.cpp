@@ -478,9 +478,9 @@ const GemmMicroKernel<T>& active_micro_kernel() {
 //   and of the gate gradients that the same thread's part of the cell kernel has just
 //   written, and write the rows that it reads next. Before, they were split into column
 //   halves (which pad less): each thread read all of A. In an LSTM training step, when
-//   the VM's memory was slow, the backward's step products took 3.4 -> 2.4 ms per layer
-//   and the step 36.9 -> 30.9 ms (medians of 12 interleaved runs); when it was fast, the
-//   step did not change.
+//   the VM's memory was slow, the backward's step products took 3.2-3.5 -> 2.1-2.4 ms per
+//   layer and the step 35.3 -> 30.9 ms (medians of 12 interleaved rounds); when it was
+//   fast, the step did not change.
 //
 // A thread needs kMinFlopsPerThread of work, or the product runs on fewer threads (waking
 // a sleeping OpenMP thread costs tens of microseconds with OMP_WAIT_POLICY=passive).
