@@ -78,23 +78,15 @@ inline void batch_norm_backward_plane(const T* __restrict x, const T* __restrict
   for (int64_t j = 0; j < s; ++j) dx[j] = a * ((g[j] - k) - (x[j] - m) * b);
 }
 
-// One row of layer norm: the mean and the centred sum of squares in double (two passes,
-// the second from cache), rstd = 1 / sqrt(M2 / cols + eps), then y = (x - mean) rstd,
+// One row of layer norm: the row's mean and centred sum of squares M2 as batch norm's
+// plane_moments finds them, rstd = 1 / sqrt(M2 / cols + eps), then y = (x - mean) rstd,
 // times w and plus b where given, in T. Returns the mean and rstd through *mean, *rstd.
 template <typename T, bool kWeight, bool kBias>
 inline void layer_norm_row(const T* __restrict x, const T* __restrict w, const T* __restrict b, T* __restrict y,
                            int64_t cols, double eps, T* mean, T* rstd) {
-  double s[kRowLanes] = {};
-  int64_t j = 0;
-  for (; j + kRowLanes <= cols; j += kRowLanes)
-    for (int64_t l = 0; l < kRowLanes; ++l) s[l] += double(x[j + l]);
-  for (; j < cols; ++j) s[0] += double(x[j]);
-  const double mu = add_lanes(s) / double(cols);
-  double q[kRowLanes] = {};
-  for (j = 0; j + kRowLanes <= cols; j += kRowLanes)
-    for (int64_t l = 0; l < kRowLanes; ++l) q[l] += (double(x[j + l]) - mu) * (double(x[j + l]) - mu);
-  for (; j < cols; ++j) q[0] += (double(x[j]) - mu) * (double(x[j]) - mu);
-  const double inv = 1.0 / __builtin_sqrt(add_lanes(q) / double(cols) + eps);
+  double mu = 0, m2 = 0;
+  plane_moments(x, cols, &mu, &m2);
+  const double inv = 1.0 / __builtin_sqrt(m2 / double(cols) + eps);
   *mean = T(mu), *rstd = T(inv);
   const T m = T(mu), v = T(inv);
   for (int64_t k = 0; k < cols; ++k) {
