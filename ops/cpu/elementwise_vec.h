@@ -51,7 +51,7 @@ inline typename V::Reg vec_exp(typename V::Reg x) {
 template <typename V>
 inline typename V::Reg vec_sigmoid(typename V::Reg x) {
   using R = typename V::Reg;
-  const R e = vec_exp<V>(V::or_bits(x, V::set1(-0.0f)));  // e^-|x| (-|x|: the sign bit set); NaN stays NaN
+  const R e = vec_exp<V>(V::or_bits(x, V::set1(-0.0f)));  // e^-|x|: x with its sign bit set
   const R num = V::select(V::ge(x, V::zero()), V::set1(1.0f), e);
   return V::div(num, V::add(V::set1(1.0f), e));
 }

@@ -1,9 +1,9 @@
 // CPU kernels of the fused layer norm: rows split over threads; each row's statistics
 // accumulate in double (see Note [Reduction accumulators] in ops/cpu/reduce.cpp). The
 // forward and the backward are one kernel per row (ops/cpu/rows_loops.h; float32 per
-// ISA, Note [SIMD row kernels]); its weight and bias gradients sum over rows: each thread keeps its own
-// partial sums, added in thread order at the end.
-#include <cmath>
+// ISA, Note [SIMD row kernels]). The weight and bias gradients sum over rows: each
+// thread keeps its own partial sums, added in thread order at the end.
+#include <algorithm>
 #include <type_traits>
 #include <vector>
 
