@@ -20,19 +20,26 @@ namespace kiln::cpu {
 // Results against that scalar loop:
 //   add, sub (alpha == +-1), mul, div, relu, neg: bit for bit the same (IEEE ops; relu is
 //     max(x, 0), which maps NaN and -0 to +0 like the scalar `x > 0 ? x : 0`).
-//   exp: round(x / ln 2) = n, r = x - n ln 2 (two-part ln 2), e^r by its degree-7 Taylor
-//     polynomial, times 2^n with one rounding, also for subnormal results (AVX-512: one
-//     vscalefps; AVX2: two exact powers of two). At most 2 ulp from std::exp (measured on
-//     every 61st float: 1). The clamp of x keeps a NaN, so no select is needed for it.
-//     With vscalefps, 25 -> 15 vector operations an exp; on one thread, over 16384
-//     floats in L1, old and new library alternating: exp 0.210 -> 0.120 ns an element,
-//     sigmoid 0.295 -> 0.199, tanh 0.345 -> 0.257. (Replacing sigmoid's and tanh's
-//     vdivps by a reciprocal estimate with two Newton corrections measured slower.)
+//   exp: round(x / ln 2) = n, r = x - n ln 2 (two-part ln 2), e^r = 1 + expm1_reduced(r)
+//     (r + r^2 g(r), g a degree-4 Chebyshev fit made by scripts/fit_exp_poly.py), times
+//     2^n with one rounding, also for subnormal results (AVX-512: one vscalefps; AVX2:
+//     two exact powers of two). At most 2 ulp from std::exp (measured on every 7th
+//     float: 1). The clamp of x keeps a NaN, so no select is needed for it.
 //   sigmoid: (x >= 0 ? 1 : e) / (1 + e) with e = exp(-|x|), the scalar formula; at most
 //     3 ulp from the scalar path (measured likewise: 2).
-//   tanh: |x| < 0.625: x + x^3 P(x^2), P a degree-4 near-minimax fit (relative error 4e-9);
-//     otherwise 1 - 2 / (exp(2|x|) + 1); the sign of x put back. At most 3 ulp from
-//     std::tanh (measured likewise: 2).
+//   tanh: m / (m + 2) with m = e^(2|x|) - 1 = 2^n q + (2^n - 1), q = expm1_reduced(r):
+//     one path with no cancellation for small |x| (for n = 0, m = q); the sign of x put
+//     back. At most 2 ulp from the scalar path, the double tanh rounded to float (measured
+//     on every float in [2^-12, 12): 2, on 0.5 % of them; glibc's tanhf is itself up
+//     to 2 ulp off).
+//   Speed: the polynomials and reductions are FMAs and multiplies, and on a core that
+//     issues one 512-bit FMA a cycle (Zen 4) their count sets the time; the divide's
+//     throughput is the rest. So every step that can avoid a multiply does (a reciprocal
+//     estimate with a Newton step instead of vdivps measured slower and less accurate).
+//     On one thread, over 16384 floats in L1, old and new kernels alternating: degree-4
+//     g instead of the Taylor series to r^7, exp 0.185 -> 0.170 ns an element, sigmoid
+//     0.267 -> 0.257; tanh through m instead of a small-|x| polynomial beside 1 - 2 /
+//     (e^(2|x|) + 1), 0.385 -> 0.238 (both branches were computed for every element).
 //   Special values follow the scalar path: NaN in, NaN out; exp(+inf) = +inf, exp(-inf)
 //   = 0, overflow to +inf above ln(FLT_MAX); sigmoid(+-inf) = 1, 0; tanh(+-inf) = +-1,
 //   tanh(-0) = -0; sigmoid(-0) = 0.5.
