@@ -15,7 +15,7 @@ using test::error_of;
 
 TEST(FusedDropout, MaskIsRandsStreamForTheSameGeneratorState) {
   for (DType dtype : {DType::Float32, DType::Float64}) {
-    for (int64_t n : {int64_t(1), int64_t(7), 2 * cpu::kElementwiseGrain + 3}) {
+    for (int64_t n : {int64_t(1), int64_t(7), int64_t(12293), 2 * cpu::kElementwiseGrain + 3}) {
       const double p = 0.3;
       Tensor x = randn({n}, dtype);
       Generator a(42), b(42);
