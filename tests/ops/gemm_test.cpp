@@ -3,6 +3,7 @@
 // cache blocks), all four transpositions, padded leading dimensions, and the alpha/beta
 // cases (beta 0 with NaN in C, beta 1, alpha 2); the SIMD variants once per ISA path the
 // CPU has (ops/cpu/cpu_features.h).
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -16,6 +17,7 @@
 #include "core/error.h"
 #include "ops/cpu/cpu_features.h"
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/gemm_microkernel.h"
 #include "ops/cpu/parallel.h"
 #include "support/isa.h"
 
@@ -217,6 +219,51 @@ TEST_P(GemmIsa, PrepackedBMatchesNaive) {
 
 // A packing made by another micro-kernel, or for another shape, is refused (the caller
 // then runs gemm()), and nothing is written.
+// The float packing routines of the SIMD kernels (the register transposes of Note
+// [Transposing packs], with their edge panels and depth tails) against the portable
+// template, buffer for buffer, zero padding included.
+TEST(Gemm, SimdPackingMatchesThePortableTemplate) {
+  std::vector<std::pair<const char*, cpu::GemmMicroKernel<float>>> kernels;
+  if (int(cpu::detected_isa()) >= int(cpu::CpuIsa::Avx2)) kernels.emplace_back("avx2", cpu::gemm_micro_kernel_avx2<float>());
+  if (int(cpu::detected_isa()) >= int(cpu::CpuIsa::Avx512))
+    kernels.emplace_back("avx512", cpu::gemm_micro_kernel_avx512<float>());
+  if (kernels.empty()) GTEST_SKIP() << "this CPU has no AVX2";
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const int64_t ld = 70;  // rows and columns of the source beyond any block below
+  std::vector<float> src(size_t(ld * ld));
+  for (float& v : src) v = dist(rng);
+  for (const auto& [isa, kernel] : kernels)
+    for (bool trans : {false, true})
+      for (int64_t rows : {1, 2, 13, 14, 15, 27, 28, 31, 32, 33, 50})
+        for (int64_t kc : {1, 15, 16, 17, 33}) {
+          SCOPED_TRACE(::testing::Message() << isa << " trans=" << trans << " rows=" << rows << " kc=" << kc);
+          // The packs write 64-byte aligned panels: fill an aligned buffer of the panels'
+          // size with `fill`, pack into it, return its contents.
+          auto packed = [&](int64_t per_panel, float fill, auto pack) {
+            const int64_t size = (rows + per_panel - 1) / per_panel * per_panel * kc;
+            std::unique_ptr<float[], decltype(&std::free)> buf(
+                static_cast<float*>(std::aligned_alloc(64, size_t((size * 4 + 63) / 64 * 64))), &std::free);
+            std::fill(buf.get(), buf.get() + size, fill);
+            pack(buf.get());
+            return std::vector<float>(buf.get(), buf.get() + size);
+          };
+          const float* a = src.data() + 3;
+          auto got = packed(kernel.mr, 7.0f, [&](float* out) { kernel.pack_a(trans, a, ld, 2, rows, 1, kc, out); });
+          auto want = packed(kernel.mr, 9.0f, [&](float* out) {
+            if (kernel.mr == 14) cpu::gemm_pack_a<float, 14>(trans, a, ld, 2, rows, 1, kc, out);
+            else cpu::gemm_pack_a<float, 6>(trans, a, ld, 2, rows, 1, kc, out);
+          });
+          EXPECT_EQ(got, want) << "pack_a";
+          got = packed(kernel.nr, 7.0f, [&](float* out) { kernel.pack_b(trans, a, ld, 1, kc, 2, rows, out); });
+          want = packed(kernel.nr, 9.0f, [&](float* out) {
+            if (kernel.nr == 32) cpu::gemm_pack_b<float, 32>(trans, a, ld, 1, kc, 2, rows, out);
+            else cpu::gemm_pack_b<float, 16>(trans, a, ld, 1, kc, 2, rows, out);
+          });
+          EXPECT_EQ(got, want) << "pack_b";
+        }
+}
+
 TEST(Gemm, PrepackedBIsRefusedForAnotherKernelOrShape) {
   const int64_t k = 40, n = 50;
   std::vector<float> b(size_t(k * n), 1.0f), a(size_t(3 * k), 1.0f), c(size_t(3 * n), -7.0f);
