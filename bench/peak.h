@@ -15,6 +15,9 @@ double fma_peak_gflops(int threads);
 
 // GB/s of copy (b = a: 8 bytes moved per float) and triad (a = b + s * c: 12 bytes) over
 // 256 MB arrays on all OpenMP threads, best of a few passes; measured once (about 2 s).
+// Both write with streaming stores, as kiln's elementwise kernels write outputs this
+// large, so that no line is read before it is written and the bytes counted are the
+// bytes moved.
 struct MemoryBandwidth {
   double copy_gbs, triad_gbs;
 };
