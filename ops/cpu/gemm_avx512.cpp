@@ -53,7 +53,11 @@ struct Avx512Double {
 // rows (unpack ps), then pairs of pairs (unpack pd), which leaves, in each 128-bit lane L,
 // column 4L + k of four rows in in[4i + k]; then two 128-bit lane shuffles gather lane L
 // of the four groups.
-void transpose16x16(__m512 in[16]) {
+//
+// Forced inline: called, the 16 rows went to the stack and back on each side of the call
+// (GCC keeps it out of line at -O3), and the packs took twice as long: the MLP forward's
+// A block (128 x 208) 5.07 -> 2.46 us, pack alone, in-process A/B.
+__attribute__((always_inline)) inline void transpose16x16(__m512 in[16]) {
   __m512 t[16], u[16];
   for (int i = 0; i < 8; ++i) {
     t[2 * i] = _mm512_unpacklo_ps(in[2 * i], in[2 * i + 1]);
