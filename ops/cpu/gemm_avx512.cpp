@@ -46,8 +46,9 @@ struct Avx512Double {
 // Two of the four packing cases read across rows: op(A) not transposed (MR values of
 // column p sit in MR different rows) and op(B) transposed (likewise for NR values of row
 // p). Element by element those copies cost about as much as the multiply itself on the
-// MLP's shapes, so for full panels the float kernel transposes 16 x 16 blocks in
-// registers instead: 16 row loads, three rounds of shuffles, 16 stores.
+// MLP's shapes, so the float kernel transposes 16 x 16 blocks in registers instead: 16
+// row loads, three rounds of shuffles, 16 stores (gemm_avx2.cpp does the same with 8 x 8
+// blocks).
 //
 // in[r] = row r (16 values); afterwards in[c] = column c. Rounds: interleave pairs of
 // rows (unpack ps), then pairs of pairs (unpack pd), which leaves, in each 128-bit lane L,
