@@ -14,42 +14,9 @@
 namespace kiln::cpu {
 namespace {
 
-// The vector interface of gemm_micro_kernel: 512-bit registers.
-struct Avx512Float {
-  using Scalar = float;
-  using Reg = __m512;
-  static constexpr int kLanes = 16;
-  static Reg zero() { return _mm512_setzero_ps(); }
-  static Reg load(const float* p) { return _mm512_load_ps(p); }
-  static Reg loadu(const float* p) { return _mm512_loadu_ps(p); }
-  static void storeu(float* p, Reg x) { _mm512_storeu_ps(p, x); }
-  static Reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
-  static Reg fmadd(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
-  static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
-};
+constexpr int kMR = 14, kNR = 32;  // the float kernel's register block
 
-struct Avx512Double {
-  using Scalar = double;
-  using Reg = __m512d;
-  static constexpr int kLanes = 8;
-  static Reg zero() { return _mm512_setzero_pd(); }
-  static Reg load(const double* p) { return _mm512_load_pd(p); }
-  static Reg loadu(const double* p) { return _mm512_loadu_pd(p); }
-  static void storeu(double* p, Reg x) { _mm512_storeu_pd(p, x); }
-  static Reg broadcast(const double* p) { return _mm512_set1_pd(*p); }
-  static Reg fmadd(Reg a, Reg b, Reg c) { return _mm512_fmadd_pd(a, b, c); }
-  static Reg mul(Reg a, Reg b) { return _mm512_mul_pd(a, b); }
-};
-
-
-// Note [Transposing packs]
-// Two of the four packing cases read across rows: op(A) not transposed (MR values of
-// column p sit in MR different rows) and op(B) transposed (likewise for NR values of row
-// p). Element by element those copies cost about as much as the multiply itself on the
-// MLP's shapes, so the float kernel transposes 16 x 16 blocks in registers instead: 16
-// row loads, three rounds of shuffles, 16 stores (gemm_avx2.cpp does the same with 8 x 8
-// blocks).
-//
+// The 16 x 16 transpose of Note [Transposing packs] (ops/cpu/gemm_microkernel.h).
 // in[r] = row r (16 values); afterwards in[c] = column c. Rounds: interleave pairs of
 // rows (unpack ps), then pairs of pairs (unpack pd), which leaves, in each 128-bit lane L,
 // column 4L + k of four rows in in[4i + k]; then two 128-bit lane shuffles gather lane L
@@ -83,64 +50,36 @@ __attribute__((always_inline)) inline void transpose16x16(__m512 in[16]) {
   }
 }
 
-constexpr int kMR = 14, kNR = 32;
+// The vector interface of gemm_micro_kernel: 512-bit registers.
+struct Avx512Float {
+  using Scalar = float;
+  using Reg = __m512;
+  static constexpr int kLanes = 16;
+  static Reg zero() { return _mm512_setzero_ps(); }
+  static Reg load(const float* p) { return _mm512_load_ps(p); }
+  static Reg loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static void storeu(float* p, Reg x) { _mm512_storeu_ps(p, x); }
+  static Reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static Reg fmadd(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
+  // For the transposing packs (Note [Transposing packs]).
+  static void store(float* p, Reg x) { _mm512_store_ps(p, x); }
+  static void transpose(Reg in[16]) { transpose16x16(in); }
+  static void store_a_column(float* p, Reg x, bool) { _mm512_mask_storeu_ps(p, __mmask16((1u << kMR) - 1), x); }
+};
 
-// gemm_pack_a<float, 14> for a non-transposed A done 16 columns at a time (Note
-// [Transposing packs]); rows 14 and 15 of each block repeat row 13 and are not stored.
-// The last panel of an m that is not a multiple of 14 goes the same way with zero rows
-// below its last: packed value by value it cost a third of the packing in the LSTM's
-// step products (64 rows = 4 x 14 + 8, or 2 x 14 + 4 per thread).
-void pack_a_float(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
-                  float* out) {
-  const int64_t kc16 = kc / 16 * 16;
-  if (trans_a || kc16 == 0) return gemm_pack_a<float, kMR>(trans_a, a, lda, i0, mc, p0, kc, out);
-  for (int64_t ir = 0; ir < mc; ir += kMR) {
-    const int rows = int(gemm_min(kMR, mc - ir));
-    float* panel = out + ir * kc;
-    const float* src = a + (i0 + ir) * lda + p0;
-    for (int64_t p = 0; p < kc16; p += 16) {
-      __m512 block[16];
-      for (int r = 0; r < 16; ++r)
-        block[r] = r < rows ? _mm512_loadu_ps(src + r * lda + p)
-                            : (r < kMR ? _mm512_setzero_ps() : block[kMR - 1]);
-      transpose16x16(block);
-      for (int c = 0; c < 16; ++c) _mm512_mask_storeu_ps(panel + (p + c) * kMR, __mmask16((1u << kMR) - 1), block[c]);
-    }
-    if (kc16 < kc) gemm_pack_a<float, kMR>(false, a, lda, i0 + ir, rows, p0 + kc16, kc - kc16, panel + kc16 * kMR);
-  }
-}
-
-// gemm_pack_b<float, 32> with full panels of a transposed B done as two 16 x 16 blocks per
-// 16 steps of p (Note [Transposing packs]). Each block row also prefetches its row two
-// blocks ahead: a transposed B is most often a weight that the optimizer step has just
-// written, so it comes from the other core or from L3, sixteen rows at a time, more
-// streams than the hardware prefetcher follows. In the MLP's training step the forward
-// product (128 x 784 @ 784 x 256) took 254 -> 238 us with it; a prefetch in pack_a_float
-// measured no gain (its rows are the batch, read once).
-constexpr int64_t kPackPrefetch = 32;  // floats: two 16-float blocks ahead
-void pack_b_float(bool trans_b, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
-                  float* out) {
-  const int64_t full = trans_b ? nc / kNR * kNR : 0;
-  const int64_t kc16 = kc / 16 * 16;
-  for (int64_t jr = 0; jr < full && kc16 > 0; jr += kNR) {
-    float* panel = out + jr * kc;
-    for (int half = 0; half < 2; ++half) {
-      const float* src = b + (j0 + jr + 16 * half) * ldb + p0;
-      for (int64_t p = 0; p < kc16; p += 16) {
-        __m512 block[16];
-        for (int r = 0; r < 16; ++r) {
-          block[r] = _mm512_loadu_ps(src + r * ldb + p);
-          _mm_prefetch(reinterpret_cast<const char*>(src + r * ldb + p + kPackPrefetch), _MM_HINT_T0);
-        }
-        transpose16x16(block);
-        for (int c = 0; c < 16; ++c) _mm512_store_ps(panel + (p + c) * kNR + 16 * half, block[c]);
-      }
-    }
-    if (kc16 < kc) gemm_pack_b<float, kNR>(true, b, ldb, p0 + kc16, kc - kc16, j0 + jr, kNR, panel + kc16 * kNR);
-  }
-  const int64_t done = kc16 > 0 ? full : 0;
-  if (done < nc) gemm_pack_b<float, kNR>(trans_b, b, ldb, p0, kc, j0 + done, nc - done, out + done * kc);
-}
+struct Avx512Double {
+  using Scalar = double;
+  using Reg = __m512d;
+  static constexpr int kLanes = 8;
+  static Reg zero() { return _mm512_setzero_pd(); }
+  static Reg load(const double* p) { return _mm512_load_pd(p); }
+  static Reg loadu(const double* p) { return _mm512_loadu_pd(p); }
+  static void storeu(double* p, Reg x) { _mm512_storeu_pd(p, x); }
+  static Reg broadcast(const double* p) { return _mm512_set1_pd(*p); }
+  static Reg fmadd(Reg a, Reg b, Reg c) { return _mm512_fmadd_pd(a, b, c); }
+  static Reg mul(Reg a, Reg b) { return _mm512_mul_pd(a, b); }
+};
 
 }  // namespace
 
@@ -156,8 +95,8 @@ void pack_b_float(bool trans_b, const float* b, int64_t ldb, int64_t p0, int64_t
 template <>
 GemmMicroKernel<float> gemm_micro_kernel_avx512<float>() {
   GemmMicroKernel<float> kernel = make_gemm_micro_kernel<Avx512Float, kMR, kNR / 16>("avx512", 336, 256, 384);
-  kernel.pack_a = &pack_a_float;
-  kernel.pack_b = &pack_b_float;
+  kernel.pack_a = &pack_a_transposing<Avx512Float, kMR>;
+  kernel.pack_b = &pack_b_transposing<Avx512Float, kNR>;
   return kernel;
 }
 

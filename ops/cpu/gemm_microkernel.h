@@ -131,6 +131,76 @@ void gemm_pack_b(bool trans_b, const T* b, int64_t ldb, int64_t p0, int64_t kc, 
   }
 }
 
+// Note [Transposing packs]
+// Two of the four packing cases read across rows: op(A) not transposed (MR values of
+// column p sit in MR different rows) and op(B) transposed (likewise for NR values of row
+// p). Value by value those copies cost about as much as the multiply itself on the MLP's
+// shapes, so the SIMD float kernels transpose L x L blocks in registers (L = V::kLanes:
+// 16 on AVX-512, 8 on AVX2): L row loads, three rounds of shuffles, L stores. Besides the
+// micro-kernel's interface V provides `store` (aligned), `transpose(Reg in[L])` (in[r]
+// = row r before, in[c] = column c after; forced inline, see the ISA files) and
+// `store_a_column(dst, column, last)`, which writes the first MR values of a column (and
+// may write past them when `last` is false: the next column's store comes after).
+
+// gemm_pack_a for a non-transposed A, L columns of the depth at a time; rows past the
+// panel's last (those of the block beyond MR, and those of a partial last panel) are
+// zero. Packed value by value, the partial panel cost a third of the packing in the
+// LSTM's step products (64 rows = 4 x 14 + 8, or 2 x 14 + 4 per thread).
+template <typename V, int MR>
+void pack_a_transposing(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                        float* out) {
+  constexpr int L = V::kLanes;
+  static_assert(MR <= L, "a block holds a whole panel's rows");
+  const int64_t kcl = kc / L * L;
+  if (trans_a || kcl == 0) return gemm_pack_a<float, MR>(trans_a, a, lda, i0, mc, p0, kc, out);
+  for (int64_t ir = 0; ir < mc; ir += MR) {
+    const int rows = int(gemm_min(MR, mc - ir));
+    float* panel = out + ir * kc;
+    const float* src = a + (i0 + ir) * lda + p0;
+    for (int64_t p = 0; p < kcl; p += L) {
+      typename V::Reg block[L];
+      for (int r = 0; r < L; ++r) block[r] = r < rows ? V::loadu(src + r * lda + p) : V::zero();
+      V::transpose(block);
+      for (int c = 0; c < L; ++c) V::store_a_column(panel + (p + c) * MR, block[c], c == L - 1);
+    }
+    if (kcl < kc) gemm_pack_a<float, MR>(false, a, lda, i0 + ir, rows, p0 + kcl, kc - kcl, panel + kcl * MR);
+  }
+}
+
+// gemm_pack_b for a transposed B: each full panel as NR / L blocks side by side per L
+// steps of p; a partial last panel goes value by value. Each block row also prefetches
+// its row two blocks ahead: a transposed B is most often a weight that the optimizer step
+// has just written, so it comes from the other core or from L3, L rows at a time, more
+// streams than the hardware prefetcher follows. In the MLP's training step (AVX-512) the
+// forward product (128 x 784 @ 784 x 256) took 254 -> 238 us with it (the same prefetch
+// in the A pack measured no gain: its rows are the batch, read once).
+template <typename V, int NR>
+void pack_b_transposing(bool trans_b, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                        float* out) {
+  constexpr int L = V::kLanes;
+  static_assert(NR % L == 0, "a panel is whole blocks wide");
+  const int64_t full = trans_b ? nc / NR * NR : 0;
+  const int64_t kcl = kc / L * L;
+  for (int64_t jr = 0; jr < full && kcl > 0; jr += NR) {
+    float* panel = out + jr * kc;
+    for (int side = 0; side < NR / L; ++side) {
+      const float* src = b + (j0 + jr + L * side) * ldb + p0;
+      for (int64_t p = 0; p < kcl; p += L) {
+        typename V::Reg block[L];
+        for (int r = 0; r < L; ++r) {
+          block[r] = V::loadu(src + r * ldb + p);
+          __builtin_prefetch(src + r * ldb + p + 2 * L);
+        }
+        V::transpose(block);
+        for (int c = 0; c < L; ++c) V::store(panel + (p + c) * NR + L * side, block[c]);
+      }
+    }
+    if (kcl < kc) gemm_pack_b<float, NR>(true, b, ldb, p0 + kcl, kc - kcl, j0 + jr, NR, panel + kcl * NR);
+  }
+  const int64_t done = kcl > 0 ? full : 0;
+  if (done < nc) gemm_pack_b<float, NR>(trans_b, b, ldb, p0, kc, j0 + done, nc - done, out + done * kc);
+}
+
 // Note [GEMM edge rows]
 // When MR does not divide m, the last panel of A has fewer rows (the MLP's 128 = 9 x 14
 // + 2). Running the full kernel on it wastes MR - r rows of multiply-adds: 12 of 14 for
