@@ -114,24 +114,18 @@ std::pair<int64_t, int64_t> thread_chunk(int64_t n, int t, int threads) {
   return {std::min(n, t * per), std::min(n, (t + 1) * per)};
 }
 
-// dst[i] = f(i) over [begin, end) with streaming (non-temporal) stores, 4 floats at a
-// time, as kiln's elementwise kernels write outputs of this size (Note [SIMD elementwise
-// kernels]). A plain store reads each line before it writes it, so a copy counted as 8
-// bytes a float would move 12, and the "peak" would understate the machine by up to a
-// third (measured here: 35 GB/s for a plain copy loop, while kiln's relu moved 50).
+#if defined(__x86_64__)
+// dst[i : i + 4] = f(i) over [begin, end) with streaming (non-temporal) stores, as kiln's
+// elementwise kernels write outputs of this size (Note [SIMD elementwise kernels]). A
+// plain store reads each line before it writes it, so a copy counted as 8 bytes a float
+// would move 12, and the "peak" would understate the machine by up to a third (measured
+// here: 35 GB/s for a plain copy loop, while kiln's relu moved 50).
 template <typename F>
 void stream_range(float* dst, int64_t begin, int64_t end, F f) {
-#if defined(__x86_64__)
   for (int64_t i = begin; i < end; i += 4) _mm_stream_ps(dst + i, f(i));
   _mm_sfence();
-#else
-  for (int64_t i = begin; i < end; i += 4) {
-    float v[4];
-    f(i, v);
-    for (int k = 0; k < 4; ++k) dst[i + k] = v[k];
-  }
-#endif
 }
+#endif
 
 MemoryBandwidth measure_bandwidth() {
   constexpr int64_t n = int64_t(256) << 18;  // 64M floats: 256 MB per array
@@ -169,16 +163,12 @@ MemoryBandwidth measure_bandwidth() {
       return _mm_add_ps(_mm_load_ps(b.get() + i), _mm_mul_ps(half, _mm_load_ps(c.get() + i)));
     });
   });
-#else
+#else  // no streaming stores: plain loops
   const double copy = best_seconds([&](int64_t begin, int64_t end) {
-    stream_range(b.get(), begin, end, [&](int64_t i, float* v) {
-      for (int k = 0; k < 4; ++k) v[k] = a[i + k];
-    });
+    for (int64_t i = begin; i < end; ++i) b[i] = a[i];
   });
   const double triad = best_seconds([&](int64_t begin, int64_t end) {
-    stream_range(a.get(), begin, end, [&](int64_t i, float* v) {
-      for (int k = 0; k < 4; ++k) v[k] = b[i + k] + 0.5f * c[i + k];
-    });
+    for (int64_t i = begin; i < end; ++i) a[i] = b[i] + 0.5f * c[i];
   });
 #endif
   benchmark::DoNotOptimize(a.get());

@@ -72,7 +72,8 @@ inline typename V::Reg vec_tanh(typename V::Reg x) {
   using R = typename V::Reg;
   // tanh 10 rounds to 1, and capping 2|x| at 20 keeps 2^n far from overflow; y is the
   // second operand of min, so a NaN passes through.
-  const R y = V::min(V::set1(20.0f), V::add(V::abs(x), V::abs(x)));
+  const R ax = V::abs(x);
+  const R y = V::min(V::set1(20.0f), V::add(ax, ax));
   const R n = V::round(V::mul(y, V::set1(1.44269504088896341f)));
   // With n <= 29 one float ln 2 suffices (the error of r is below 6e-8, and m's
   // relative error from it vanishes in tanh as m grows).

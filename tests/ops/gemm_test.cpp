@@ -217,14 +217,13 @@ TEST_P(GemmIsa, PrepackedBMatchesNaive) {
   cpu::set_num_threads(before);
 }
 
-// A packing made by another micro-kernel, or for another shape, is refused (the caller
-// then runs gemm()), and nothing is written.
 // The float packing routines of the SIMD kernels (the register transposes of Note
 // [Transposing packs], with their edge panels and depth tails) against the portable
 // template, buffer for buffer, zero padding included.
 TEST(Gemm, SimdPackingMatchesThePortableTemplate) {
   std::vector<std::pair<const char*, cpu::GemmMicroKernel<float>>> kernels;
-  if (int(cpu::detected_isa()) >= int(cpu::CpuIsa::Avx2)) kernels.emplace_back("avx2", cpu::gemm_micro_kernel_avx2<float>());
+  if (int(cpu::detected_isa()) >= int(cpu::CpuIsa::Avx2))
+    kernels.emplace_back("avx2", cpu::gemm_micro_kernel_avx2<float>());
   if (int(cpu::detected_isa()) >= int(cpu::CpuIsa::Avx512))
     kernels.emplace_back("avx512", cpu::gemm_micro_kernel_avx512<float>());
   if (kernels.empty()) GTEST_SKIP() << "this CPU has no AVX2";
@@ -264,6 +263,8 @@ TEST(Gemm, SimdPackingMatchesThePortableTemplate) {
         }
 }
 
+// A packing made by another micro-kernel, or for another shape, is refused (the caller
+// then runs gemm()), and nothing is written.
 TEST(Gemm, PrepackedBIsRefusedForAnotherKernelOrShape) {
   const int64_t k = 40, n = 50;
   std::vector<float> b(size_t(k * n), 1.0f), a(size_t(3 * k), 1.0f), c(size_t(3 * n), -7.0f);
