@@ -59,9 +59,16 @@ void lstm_pointwise_backward_cuda(const Tensor& dgates, const Tensor& dc_prev, c
   cuda::check_launch("lstm_cell_pointwise backward (cuda)");
 }
 
+// Each step's kernels use the whole device, so the time loop runs once over all rows
+// (Note [LSTM row bands]).
+void lstm_row_bands_cuda(int64_t rows, int64_t, const std::function<void(int64_t, int64_t)>& body) {
+  if (rows > 0) body(0, rows);
+}
+
 }  // namespace
 
 KILN_REGISTER_KERNEL(lstm_pointwise_stub, DeviceType::CUDA, lstm_pointwise_cuda);
 KILN_REGISTER_KERNEL(lstm_pointwise_backward_stub, DeviceType::CUDA, lstm_pointwise_backward_cuda);
+KILN_REGISTER_KERNEL(lstm_row_bands_stub, DeviceType::CUDA, lstm_row_bands_cuda);
 
 }  // namespace kiln

@@ -18,6 +18,7 @@ namespace kiln {
 
 KILN_DEFINE_STUB(lstm_pointwise_stub, "lstm_cell_pointwise", LstmPointwiseKernel);
 KILN_DEFINE_STUB(lstm_pointwise_backward_stub, "lstm_cell_pointwise", LstmPointwiseBackwardKernel);
+KILN_DEFINE_STUB(lstm_row_bands_stub, "lstm_recurrence", LstmRowBandsKernel);
 
 namespace {
 
@@ -75,7 +76,8 @@ struct LstmCellPointwise : Function<LstmCellPointwise> {
 //   dh_t = dout[t] + dgates_{next step run} @ w_hh     (+ dh_T on the first)
 //   dgates_t, dc = the cell's backward at t,            dc starting from dc_T
 // and then d w_hh = sum_t dgates_t^T h_{t's previous}: one GEMM over the (T - 1) * N rows
-// whose previous h is a row of `out`, plus one for the first step's h0.
+// whose previous h is a row of `out`, plus one for the first step's h0. Both time loops
+// run per band of rows (Note [LSTM row bands] in ops/kernels/rnn.h).
 struct LstmRecurrence : Function<LstmRecurrence> {
   static constexpr const char* kName = "lstm_recurrence";
   bool reverse = false;
@@ -90,19 +92,25 @@ struct LstmRecurrence : Function<LstmRecurrence> {
     const Tensor xproj = xproj_in.contiguous(), bias_c = bias.defined() ? bias.contiguous() : Tensor();
     Tensor act = empty(xproj.shape(), o);
     Tensor out = empty({t_len, n, hidden}, o), cs = empty({t_len, n, hidden}, o), tanh_c = empty({t_len, n, hidden}, o);
-    Tensor h = h0, c = c0;
     const Tensor w_t_prepared = gemm_prepare_stub(device, w_t);  // Note [Prepared GEMM operand]
-    for (int64_t s = 0; s < t_len; ++s) {
-      const int64_t t = reverse ? t_len - 1 - s : s;
-      Tensor gates = act.select(0, t), h_t = out.select(0, t), c_t = cs.select(0, t);
-      // h w_hh^T; the cell kernel adds xproj[t] + bias
-      gemm_prepared_stub(device, gates, h, w_t, w_t_prepared, 0.0, 1.0);
-      lstm_pointwise_stub(device, h_t, c_t, gates, tanh_c.select(0, t), gates, c, xproj.select(0, t), bias_c);
-      h = h_t, c = c_t;
-    }
+    lstm_row_bands_stub(device, n, t_len * 4 * hidden * hidden, [&](int64_t r0, int64_t r1) {
+      NoGradGuard no_grad;  // grad mode is per thread: the bands' views record no graph on any
+      const auto rows = [r0, r1](const Tensor& x) { return x.narrow(0, r0, r1 - r0); };
+      Tensor h = rows(h0), c = rows(c0);
+      for (int64_t s = 0; s < t_len; ++s) {
+        const int64_t t = reverse ? t_len - 1 - s : s;
+        Tensor gates = rows(act.select(0, t)), h_t = rows(out.select(0, t)), c_t = rows(cs.select(0, t));
+        // h w_hh^T; the cell kernel adds xproj[t] + bias
+        gemm_prepared_stub(device, gates, h, w_t, w_t_prepared, 0.0, 1.0);
+        lstm_pointwise_stub(device, h_t, c_t, gates, rows(tanh_c.select(0, t)), gates, c, rows(xproj.select(0, t)),
+                            bias_c);
+        h = h_t, c = c_t;
+      }
+    });
     save(xproj_in, h0_in, c0_in, w_in, bias, act, cs, tanh_c);
     save_output(out, 0);
-    return {out, h.clone(), c.clone()};
+    const int64_t last = reverse ? 0 : t_len - 1;  // the step run last
+    return {out, out.select(0, last).clone(), cs.select(0, last).clone()};
   }
 
   TensorList backward(const TensorList& grads) {
@@ -115,22 +123,24 @@ struct LstmRecurrence : Function<LstmRecurrence> {
     Tensor dgates = empty(act.shape(), options_of(act));
     Tensor dh = grads[0].clone().contiguous();  // dout, accumulating dh_t in place
     Tensor dc = grads[2].clone().contiguous();  // dc of the step being run, updated in place
-    int64_t next = -1;                          // the step run before this one in the backward
-    for (int64_t s = t_len - 1; s >= 0; --s) {
-      const int64_t t = reverse ? t_len - 1 - s : s;
-      Tensor dh_t = dh.select(0, t), dgates_t = dgates.select(0, t);
-      if (next < 0) {
-        dh_t.add_(grads[1]);
-      } else {
-        gemm_prepared_stub(device, dh_t, dgates.select(0, next), w_c, w_prepared, 1.0, 1.0);
+    dh.select(0, reverse ? 0 : t_len - 1).add_(grads[1]);  // the step run last forward, first here
+    lstm_row_bands_stub(device, n, 2 * t_len * 4 * hidden * hidden, [&](int64_t r0, int64_t r1) {
+      NoGradGuard no_grad;
+      const auto rows = [r0, r1](const Tensor& x) { return x.narrow(0, r0, r1 - r0); };
+      const Tensor dc_rows = rows(dc);
+      int64_t next = -1;  // the step run before this one in the backward
+      for (int64_t s = t_len - 1; s >= 0; --s) {
+        const int64_t t = reverse ? t_len - 1 - s : s;
+        Tensor dh_t = rows(dh.select(0, t));
+        if (next >= 0) gemm_prepared_stub(device, dh_t, rows(dgates.select(0, next)), w_c, w_prepared, 1.0, 1.0);
+        const bool first = s == 0;  // the step whose state was (h0, c0)
+        const int64_t prev = reverse ? t + 1 : t - 1;
+        lstm_pointwise_backward_stub(device, rows(dgates.select(0, t)), dc_rows, dh_t, dc_rows, rows(act.select(0, t)),
+                                     rows(tanh_c.select(0, t)), rows(first ? c0_c : cs.select(0, prev)));
+        next = t;
       }
-      const bool first = s == 0;  // the step whose state was (h0, c0)
-      const int64_t prev = reverse ? t + 1 : t - 1;
-      lstm_pointwise_backward_stub(device, dgates_t, dc, dh_t, dc, act.select(0, t), tanh_c.select(0, t),
-                                   first ? c0_c : cs.select(0, prev));
-      next = t;
-    }
-    // next is now the step that started from (h0, c0).
+    });
+    const int64_t next = reverse ? t_len - 1 : 0;  // the step that started from (h0, c0)
     Tensor dh0, dw;
     if (needs_input_grad(1)) {
       dh0 = empty({n, hidden}, options_of(h0));

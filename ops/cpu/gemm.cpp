@@ -609,7 +609,7 @@ bool gemm_prepacked(bool trans_a, int64_t m, int64_t n, int64_t k, T alpha, cons
   if (gemm_without_product(m, n, k, alpha, beta, c, ldc)) return true;
   const T* packed = reinterpret_cast<const T*>(static_cast<const char*>(packed_b) + kPrepackedHeaderBytes);
   const int64_t n_pad = round_up(n, uk.nr);
-  for_each_thread_block(gemm_split(uk, num_threads(), m, n, k, /*shared_b=*/true), m, n,
+  for_each_thread_block(gemm_split(uk, available_threads(), m, n, k, /*shared_b=*/true), m, n,
                         [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
                           gemm_packed_block<T>(uk, trans_a, false, i0, i1, j0, j1, k, alpha, a, lda, nullptr, 0, beta,
                                                c, ldc, packed, n_pad);
@@ -641,7 +641,7 @@ void gemm_variant(int version, bool trans_a, bool trans_b, int64_t m, int64_t n,
     case 2: gemm_kernel2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
     case 3: gemm_kernel3(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
     case 4: gemm_kernel45(1, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
-    default: gemm_kernel45(num_threads(), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
+    default: gemm_kernel45(available_threads(), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return;
   }
 }
 

@@ -27,6 +27,17 @@ void set_num_threads(int n);
 // that starts them.
 bool set_flush_denormal(bool on);
 
+// The threads a kernel may use when called here: num_threads(), or 1 inside a parallel
+// region, where parallel_for runs on the calling thread (Note [LSTM row bands] calls
+// GEMMs from each thread of a region).
+inline int available_threads() {
+#ifdef _OPENMP
+  return omp_in_parallel() ? 1 : num_threads();
+#else
+  return 1;
+#endif
+}
+
 // Inside parallel_for's f: which of its threads runs this chunk, in [0, num_threads());
 // 0 outside a parallel region. Kernels index per-thread partial results with it.
 inline int thread_index() {

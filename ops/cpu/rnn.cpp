@@ -3,6 +3,9 @@
 // CUDA kernels share; for float32 on a SIMD level, the forward's activations are the
 // vector sigmoid / tanh of ops/cpu/elementwise_simd.h instead.
 #include <algorithm>
+#include <exception>
+#include <functional>
+#include <mutex>
 #include <type_traits>
 
 #include "core/dtype.h"
@@ -100,9 +103,30 @@ void lstm_pointwise_backward_cpu(const Tensor& dgates, const Tensor& dc_prev, co
   });
 }
 
+// One band of rows per thread (Note [LSTM row bands]); a band costs at least
+// kMinBandCost multiply-adds, else fewer threads run. An exception thrown in a band
+// reaches the caller once every band has finished, as OpenMP cannot carry it out of
+// the parallel region.
+void lstm_row_bands_cpu(int64_t rows, int64_t row_cost, const std::function<void(int64_t, int64_t)>& body) {
+  constexpr int64_t kMinBandCost = int64_t(1) << 21;
+  const int64_t grain = std::max<int64_t>(1, kMinBandCost / std::max<int64_t>(row_cost, 1));
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  cpu::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+    try {
+      body(begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
+  });
+  if (error) std::rethrow_exception(error);
+}
+
 }  // namespace
 
 KILN_REGISTER_KERNEL(lstm_pointwise_stub, DeviceType::CPU, lstm_pointwise_cpu);
 KILN_REGISTER_KERNEL(lstm_pointwise_backward_stub, DeviceType::CPU, lstm_pointwise_backward_cpu);
+KILN_REGISTER_KERNEL(lstm_row_bands_stub, DeviceType::CPU, lstm_row_bands_cpu);
 
 }  // namespace kiln

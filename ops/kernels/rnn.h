@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 
 #include "core/dispatch.h"
 #include "core/tensor.h"
@@ -26,6 +27,21 @@ KILN_DECLARE_STUB(lstm_pointwise_stub, LstmPointwiseKernel);
 using LstmPointwiseBackwardKernel = void(const Tensor& dgates, const Tensor& dc_prev, const Tensor& dh,
                                          const Tensor& dc, const Tensor& act, const Tensor& tanh_c, const Tensor& c);
 KILN_DECLARE_STUB(lstm_pointwise_backward_stub, LstmPointwiseBackwardKernel);
+
+// Note [LSTM row bands]
+// The rows of a batch never meet in a recurrence: row r of step t's gates is row r of
+// h_{t-1} times w_hh^T plus row r of xproj, and the cell is elementwise; backward, row r
+// of dh_t is dout[t][r] plus row r of the next step's gate gradients times w_hh. So
+// lstm_recurrence runs its time loop once per band of rows, and a device decides how:
+// lstm_row_bands_stub(device, rows, row_cost, body) calls body(r0, r1) on bands covering
+// [0, rows). The CPU runs one band per thread, each thread going through all T steps on
+// its own rows with no synchronisation between steps (the kernels body calls see they are
+// inside a parallel region and stay on their thread); before, every step was two parallel
+// regions (the GEMM's and the cell's), 4 T barriers a layer and step. row_cost, the
+// multiply-adds one row costs over the whole loop, sets how few rows are worth a thread.
+// CUDA calls body(0, rows) once: its kernels spread each step over the device.
+using LstmRowBandsKernel = void(int64_t rows, int64_t row_cost, const std::function<void(int64_t, int64_t)>& body);
+KILN_DECLARE_STUB(lstm_row_bands_stub, LstmRowBandsKernel);
 
 // ---- the element formulas every device's kernel calls ----
 // Element e of (N, H) reads and writes its four gates at base, base + H, base + 2H,

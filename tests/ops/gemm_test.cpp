@@ -201,6 +201,30 @@ TEST_P(GemmIsa, MoreThreadsThanTiles) {
   cpu::set_num_threads(before);
 }
 
+// A GEMM called from inside a parallel region (each band of Note [LSTM row bands] runs
+// its products there) stays on its thread and gives the values of a call from outside,
+// bit for bit: the split over threads never changes the order of any sum.
+TEST(Gemm, CalledInsideAParallelRegionMatchesACallOutsideIt) {
+  const int before = cpu::num_threads();
+  cpu::set_num_threads(3);
+  const int64_t m = 45, n = 70, k = 300;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> a(m * k), b(k * n), outside(m * n);
+  for (float& v : a) v = dist(rng);
+  for (float& v : b) v = dist(rng);
+  cpu::gemm<float>(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, outside.data(), n);
+  std::vector<std::vector<float>> inside(3, std::vector<float>(m * n));
+  cpu::parallel_for(0, 3, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      EXPECT_EQ(cpu::available_threads(), 1);
+      cpu::gemm<float>(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, inside[size_t(t)].data(), n);
+    }
+  });
+  cpu::set_num_threads(before);
+  for (const std::vector<float>& c : inside) EXPECT_EQ(c, outside);
+}
+
 // op(B) packed once (Note [Prepacked B]): every awkward shape, transposition and
 // alpha/beta, on one thread and on all; several depth blocks and thread rectangles.
 TEST_P(GemmIsa, PrepackedBMatchesNaive) {

@@ -15,6 +15,7 @@
 #include "support/check.h"
 #include "support/cuda.h"
 #include "support/errors.h"
+#include "support/files.h"
 #include "support/isa.h"
 
 namespace kiln {
@@ -177,6 +178,30 @@ TEST(LstmRecurrence, MatchesThePerStepCompositionOnOddShapesBothDirections) {
     expect_matches_per_step(3, 64, cpu::kElementwiseGrain / 256 + 3, reverse, 7, kFloat64, 1e-12, 1e-13);
     expect_matches_per_step(9, 4, 6, reverse, 7, kFloat32, 1e-4, 1e-5);
     expect_matches_per_step(5, 3, 4, reverse, 7, kFloat64, 1e-12, 1e-13, /*with_bias=*/false);
+  }
+}
+
+// Note [LSTM row bands]: one band (one thread) and three uneven bands (17 rows as 6, 6, 5,
+// OpenMP starting three threads even on fewer cores) compute every row with the same
+// operations in the same order, so outputs and gradients agree bit for bit.
+TEST(LstmRecurrence, RowBandsOnSeveralThreadsMatchOneBandExactly) {
+  const int before = cpu::num_threads();
+  for (bool reverse : {false, true}) {
+    SCOPED_TRACE(reverse ? "reverse" : "forward");
+    Generator gen(11);
+    RecurrenceInputs in = recurrence_inputs(40, 17, 64, kFloat32, gen);
+    Tensor wo = randn({40, 17, 64}, {}, &gen), wc = randn({17, 64}, {}, &gen);
+    TensorList outs[2], grads[2];
+    const int threads[2] = {1, 3};
+    for (int k = 0; k < 2; ++k) {
+      cpu::set_num_threads(threads[k]);
+      outs[k] = in.run(reverse);
+      grads[k] = grad({sum(outs[k][0] * wo) + sum(outs[k][2] * wc)}, in.list());
+    }
+    cpu::set_num_threads(before);
+    for (size_t k = 0; k < 3; ++k) EXPECT_TRUE(test::same_tensor(outs[1][k], outs[0][k])) << "output " << k;
+    const char* names[] = {"xproj", "h0", "c0", "w_hh", "bias"};
+    for (size_t k = 0; k < grads[0].size(); ++k) EXPECT_TRUE(test::same_tensor(grads[1][k], grads[0][k])) << "d" << names[k];
   }
 }
 
