@@ -56,19 +56,23 @@ Tensor add_channel_bias(const Tensor& y, const Tensor& bias) {
 // CPU, Auto picks:
 // - the centre tap when a 1x1 input gives a 1x1 output (groups 1): only the tap at
 //   (ph / dh, pw / dw) meets the pixel, so y = x (N, C_in) @ w[:, :, tap]^T, 1/(kh kw) of
-//   im2col's flops. ResNet-18's stage 4 on 32x32 inputs (N 32, 512 -> 512, 1x1): 4.0 ms
-//   against 12.7 ms forward.
-// - im2col + GEMM everywhere else, Winograd F(2x2, 3x3) included. Measured with
-//   bench/conv_bench.cpp on the idle 2-core Zen 5 (float32, padding 1, 2 threads, ms
-//   im2col / Winograd, forward then forward + backward): N 32: 64ch 8x8 1.26 / 1.72 and
-//   3.0 / 5.2, 128ch 4x4 1.27 / 1.46 and 3.0 / 4.8, 64ch 32x32 20.8 / 24.0 and 56 / 74;
-//   N 8: 64ch 56x56 15.3 / 8.6 and 38 / 33, 128ch 28x28 11.0 / 6.7 and 29 / 26, 256ch
-//   14x14 7.8 / 7.3 and 22 / 25. Winograd does 2.25x fewer flops, but in GEMMs with
-//   K = C_in instead of 9 C_in, which run further below kiln's GEMM peak, plus scalar
-//   transforms; it wins only on the larger maps at batch 8, and loses at batch 32 on
-//   32x32, which a rule by map size alone would pick. Until that is understood, Auto
-//   leaves it out.
+//   im2col's flops. ResNet-18's stage 4 on 32x32 inputs (N 32, 512 -> 512, 1x1): 0.18 ms
+//   against 1.3 ms forward.
+// - Winograd F(2x2, 3x3) for a float 3x3 convolution of stride 1 and dilation 1 (padding
+//   at most 2) with at least kWinogradMinChannels input and output channels and an output
+//   of at least 2 x 2: 2.25x fewer multiplies than im2col's GEMM. Measured with
+//   bench/conv_bench.cpp on the 2-core Zen 4 (float32, padding 1, 2 threads, best of 3
+//   runs, ms im2col / Winograd, forward then forward + backward): N 32: 64ch 8x8 0.97 /
+//   0.68 and 2.96 / 2.53, 128ch 4x4 0.96 / 0.67 and 2.74 / 2.42, 256ch 2x2 1.16 / 0.83 and
+//   2.75 / 2.26, 64ch 32x32 20.5 / 10.5 and 53.3 / 40.1; N 8: 64ch 56x56 15.5 / 9.7 and
+//   40.0 / 32.7, 128ch 28x28 11.8 / 7.7 and 31.7 / 25.4, 256ch 14x14 10.2 / 6.8 and 28.8
+//   / 24.3. (Before its transforms ran tiles side by side, Note [Winograd transforms] in
+//   ops/cpu/winograd.cpp, Winograd lost at batch 32 and Auto never picked it.) Its GEMMs
+//   have depth C_in rather than 9 C_in, so with few channels they run far below the GEMM's
+//   peak, and an output one row or column wide leaves half of every tile unused.
+// - im2col + GEMM everywhere else.
 enum class ConvPath { Im2col, Winograd, CentreTap, Cudnn };
+constexpr int64_t kWinogradMinChannels = 16;  // Note [conv2d algorithm]
 
 ConvPath conv_path(const Tensor& x, const Tensor& weight, const IntList& stride, const IntList& padding,
                    const IntList& dilation, int64_t groups, int64_t oh, int64_t ow) {
@@ -87,7 +91,10 @@ ConvPath conv_path(const Tensor& x, const Tensor& weight, const IntList& stride,
                     weight.size(2) == 3 && weight.size(3) == 3 && stride[0] == 1 &&
                     stride[1] == 1 && dilation[0] == 1 && dilation[1] == 1 && padding[0] <= 2 && padding[1] <= 2;
   if (!fits) return ConvPath::Im2col;
-  return algo == ConvAlgo::Winograd ? ConvPath::Winograd : ConvPath::Im2col;
+  if (algo == ConvAlgo::Winograd) return ConvPath::Winograd;
+  const bool winograd_wins = oh >= 2 && ow >= 2 && x.size(1) >= kWinogradMinChannels &&
+                             weight.size(0) >= kWinogradMinChannels;
+  return winograd_wins ? ConvPath::Winograd : ConvPath::Im2col;
 }
 
 }  // namespace

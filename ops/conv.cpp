@@ -8,6 +8,7 @@
 #include <string>
 
 #include "autograd/function.h"
+#include "autograd/grad_mode.h"
 #include "core/factory.h"
 #include "ops/im2col.h"
 #include "ops/index.h"
@@ -16,6 +17,7 @@
 
 namespace kiln {
 
+KILN_DEFINE_STUB(conv2d_winograd_filter_stub, "conv2d_winograd", Conv2dWinogradFilterKernel);
 KILN_DEFINE_STUB(conv2d_winograd_stub, "conv2d_winograd", Conv2dWinogradKernel);
 
 namespace {
@@ -23,29 +25,36 @@ namespace {
 struct Conv2dWinograd : Function<Conv2dWinograd> {
   static constexpr const char* kName = "conv2d_winograd";
   int64_t pad_h = 0, pad_w = 0;
+  Tensor filters;  // the weight's transformed filters, which the backward reuses
 
   Tensor forward(const Tensor& x, const Tensor& weight, int64_t ph, int64_t pw) {
     pad_h = ph, pad_w = pw;
     const int64_t oh = x.size(2) + 2 * ph - 2, ow = x.size(3) + 2 * pw - 2;
     Tensor y = empty({x.size(0), weight.size(0), oh, ow}, options_of(x));
-    conv2d_winograd_stub(x.device(), y, x.contiguous(), weight.contiguous(), ph, pw);
+    filters = conv2d_winograd_filter_stub(x.device(), weight.contiguous());
+    conv2d_winograd_stub(x.device(), y, x.contiguous(), filters, ph, pw, /*transposed=*/false);
     save(x, weight);
     return y;
   }
 
   // y[n, o, i, j] = sum_{c, a, b} x[n, c, i + a - ph, j + b - pw] w[o, c, a, b], so
   //   dx[n, c, p, q] = sum_{o, a, b} dy[n, o, p - a + ph, q - b + pw] w[o, c, a, b],
-  // a 3x3 convolution of dy with w'[c, o, a, b] = w[o, c, 2 - a, 2 - b] and padding 2 - ph;
+  // a 3x3 convolution of dy with w'[c, o, a, b] = w[o, c, 2 - a, 2 - b] and padding 2 - ph
+  // (from the forward's transformed filters, Note [Transposed Winograd filters] in
+  // ops/cpu/winograd.cpp; under create_graph w' is built with kiln ops);
   //   dw[o, c, a, b] = sum_{n, i, j} dy[n, o, i, j] x[n, c, i + a - ph, j + b - pw],
   // the product dy (C_out, N L) @ im2col_batch(x)^T (N L, C_in 9). Both are kiln ops, so under
   // create_graph they record their own graph and the double backward comes for free.
   TensorList backward(const Tensor& dy) {
     auto [x, weight] = saved<2>();
     Tensor dx, dw;
-    if (needs_input_grad(0)) {
+    if (needs_input_grad(0) && GradMode::is_enabled()) {
       Tensor reversed = tensor<int64_t>({2, 1, 0});
       Tensor flipped = index_select(index_select(weight, 2, reversed), 3, reversed);
       dx = conv2d_winograd(dy, flipped.transpose(0, 1), {2 - pad_h, 2 - pad_w});
+    } else if (needs_input_grad(0)) {  // the same from the forward's filters, transposed
+      dx = empty(x.shape(), options_of(x));
+      conv2d_winograd_stub(dy.device(), dx, dy.contiguous(), filters, 2 - pad_h, 2 - pad_w, /*transposed=*/true);
     }
     if (needs_input_grad(1)) {
       const int64_t n = x.size(0), c_out = weight.size(0), l = dy.size(2) * dy.size(3);

@@ -11,9 +11,10 @@ namespace kiln {
 // Winograd F(2x2, 3x3) (Note [Winograd F(2x2, 3x3)] in ops/cpu/winograd.cpp).
 // x: (N, C_in, H, W), weight: (C_out, C_in, 3, 3), both float32 or float64 on the CPU;
 // padding: an (h, w) pair, each 0, 1 or 2; y: (N, C_out, H + 2 pad_h - 2, W + 2 pad_w - 2),
-// whose height and width must be at least 1 (N, C_in or C_out may be 0). No bias (add it after). Differentiable to any order: the
-// input's gradient is the same op on dy with the flipped, channel-transposed weight and
-// padding 2 - p; the weight's is im2col(x) times dy as one GEMM.
+// whose height and width must be at least 1 (N, C_in or C_out may be 0). No bias (add it
+// after). Differentiable to any order: the input's gradient is the same convolution of dy
+// by the flipped, channel-transposed weight with padding 2 - p (from the forward's
+// transformed filters), the weight's is im2col(x) times dy as one GEMM.
 // float32 results differ from im2col + GEMM by a few ulps of the sum of |terms|.
 Tensor conv2d_winograd(const Tensor& x, const Tensor& weight, const IntList& padding);
 

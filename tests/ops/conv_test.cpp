@@ -3,6 +3,7 @@
 // and float64, gradients, gradcheck and gradgradcheck, the algorithm switch, and errors.
 // The conv layers' PyTorch references are in tests/nn/conv_test.cpp.
 #include <cmath>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "ops/conv.h"
 #include "support/check.h"
 #include "support/errors.h"
+#include "support/files.h"
 
 namespace kiln {
 namespace {
@@ -164,6 +166,34 @@ TEST(Conv2dWinograd, Conv2dPathsAgreeUnderEveryAlgorithmSetting) {
       TensorList got = run(algo);
       for (size_t i = 0; i < got.size(); ++i)
         EXPECT_TRUE(allclose(got[i], want[i], 1e-12, 1e-12)) << "h " << g.h << " k " << g.k << " output " << i;
+    }
+  }
+}
+
+// Auto's choice (Note [conv2d algorithm]): Winograd for a 3x3 stride-1 convolution with
+// at least 16 input and output channels and an output of at least 2 x 2, im2col below
+// that. Each path is recognised by its exact bits (the two differ by roundings).
+TEST(Conv2dWinograd, AutoPicksWinogradOnlyWhereItWins) {
+  struct Pick {
+    int64_t c_in, c_out, h, w, pad;
+    bool winograd;
+  };
+  const Pick picks[] = {{16, 16, 8, 8, 1, true},   {32, 24, 5, 7, 1, true},  {16, 16, 4, 4, 0, true},
+                        {15, 16, 8, 8, 1, false},  {16, 8, 8, 8, 1, false},  {16, 16, 3, 8, 0, false},
+                        {16, 16, 8, 3, 0, false},  {64, 64, 1, 1, 1, false}};
+  for (const Pick& p : picks) {
+    SCOPED_TRACE("c_in " + std::to_string(p.c_in) + " c_out " + std::to_string(p.c_out) + " " +
+                 std::to_string(p.h) + "x" + std::to_string(p.w) + " padding " + std::to_string(p.pad));
+    Tensor x = randn({2, p.c_in, p.h, p.w}), w = randn({p.c_out, p.c_in, 3, 3});
+    Tensor got = F::conv2d(x, w, {}, {1, 1}, {p.pad, p.pad});
+    Tensor winograd = conv2d_winograd(x, w, {p.pad, p.pad}), im2col = im2col_conv(x, w, {p.pad, p.pad});
+    ASSERT_FALSE(test::same_tensor(winograd, im2col)) << "the paths cannot be told apart on these inputs";
+    if (p.winograd) {
+      EXPECT_TRUE(test::same_tensor(got, winograd));
+    } else if (p.h * p.w > 1) {  // a 1x1 input takes the centre tap, which im2col matches to a rounding
+      EXPECT_TRUE(test::same_tensor(got, im2col));
+    } else {
+      EXPECT_FALSE(test::same_tensor(got, winograd));
     }
   }
 }
