@@ -18,6 +18,13 @@ Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   KILN_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)), "linear: bias ",
              bias.meta_str(), " does not match out_features = ", weight.size(0));
   if (x.dim() == 2 && bias.defined()) return addmm(bias, x, weight.t());  // one fused GEMM
+  if (x.dim() > 2 && bias.defined() && x.is_contiguous()) {
+    // The leading dims fold into the rows of one matrix (a view), so the bias is added by
+    // the same fused GEMM instead of a pass of its own over the output, as PyTorch does.
+    Shape out_shape = x.shape();
+    out_shape.back() = weight.size(0);
+    return addmm(bias, x.reshape({-1, x.size(-1)}), weight.t()).reshape(out_shape);
+  }
   Tensor y = matmul(x, weight.t());
   return bias.defined() ? y + bias : y;
 }

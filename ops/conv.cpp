@@ -19,6 +19,7 @@ namespace kiln {
 
 KILN_DEFINE_STUB(conv2d_winograd_filter_stub, "conv2d_winograd", Conv2dWinogradFilterKernel);
 KILN_DEFINE_STUB(conv2d_winograd_stub, "conv2d_winograd", Conv2dWinogradKernel);
+KILN_DEFINE_STUB(conv2d_winograd_weight_stub, "conv2d_winograd", Conv2dWinogradWeightKernel);
 
 namespace {
 
@@ -43,8 +44,10 @@ struct Conv2dWinograd : Function<Conv2dWinograd> {
   // (from the forward's transformed filters, Note [Transposed Winograd filters] in
   // ops/cpu/winograd.cpp; under create_graph w' is built with kiln ops);
   //   dw[o, c, a, b] = sum_{n, i, j} dy[n, o, i, j] x[n, c, i + a - ph, j + b - pw],
-  // the product dy (C_out, N L) @ im2col_batch(x)^T (N L, C_in 9). Both are kiln ops, so under
-  // create_graph they record their own graph and the double backward comes for free.
+  // by Winograd too (Note [Winograd weight gradient] in ops/cpu/winograd.cpp). Under
+  // create_graph both are kiln ops instead (dw the product dy (C_out, N L) @
+  // im2col_batch(x)^T (N L, C_in 9)), which record their own graph, so the double backward
+  // comes for free.
   TensorList backward(const Tensor& dy) {
     auto [x, weight] = saved<2>();
     Tensor dx, dw;
@@ -56,10 +59,13 @@ struct Conv2dWinograd : Function<Conv2dWinograd> {
       dx = empty(x.shape(), options_of(x));
       conv2d_winograd_stub(dy.device(), dx, dy.contiguous(), filters, 2 - pad_h, 2 - pad_w, /*transposed=*/true);
     }
-    if (needs_input_grad(1)) {
+    if (needs_input_grad(1) && GradMode::is_enabled()) {
       const int64_t n = x.size(0), c_out = weight.size(0), l = dy.size(2) * dy.size(3);
       Tensor cols = im2col_batch(x, {3, 3}, {1, 1}, {pad_h, pad_w}, {1, 1});  // (C_in 9, N L)
       dw = mm(dy.transpose(0, 1).reshape({c_out, n * l}), cols.t()).reshape(weight.shape());
+    } else if (needs_input_grad(1)) {  // the same sums by Winograd (Note [Winograd weight gradient])
+      dw = empty(weight.shape(), options_of(weight));
+      conv2d_winograd_weight_stub(x.device(), dw, x.contiguous(), dy.contiguous(), pad_h, pad_w);
     }
     return {dx, dw};
   }

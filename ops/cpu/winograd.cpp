@@ -288,6 +288,122 @@ void conv2d_winograd_f2x3(T* y, const T* x, const T* u, int64_t u_step, bool tra
   });
 }
 
+// Note [Winograd weight gradient]
+// Written as a trilinear form, F(2x2, 3x3) is sum_i Y_i z_i = sum_k (A z)_k (G g)_k
+// (B^T d)_k over the 16 positions k, for any output cotangent z; its derivative in g is
+// the weight gradient of one tile, G^T [(A dy A^T) * (B^T d B)] G (2D, * elementwise).
+// Summed over the tiles of the batch, at each position xi that is one product
+//   M[xi] (C_out, C_in) = W[xi] (C_out, T) @ V[xi]^T (T, C_in),   W = A dy A^T,
+// V the forward's input transform (the same tiles of x), and dw = G^T M G: 16 multiplies
+// per 4 output pixels and tap where im2col's weight gradient spends 36, with no columns
+// (9x the input) and no transposed copy of dy. Tiles run in chunks of about kChunkBytes
+// of V and W, each position's GEMM adding its chunk into M[xi].
+constexpr int64_t kChunkBytes = 8 << 20;
+
+// dy: (N, C_out, OH, OW) -> w: (16, C_out, nt), positions `step` apart, A dy A^T of each
+// 2x2 output tile of the block (entries past an odd OH or OW count as zero).
+template <typename T>
+void gradient_transform(T* w, int64_t step, const T* dy, const Geometry& g, const TileBlock& b) {
+  const int64_t nt = b.nt, plane_size = g.oh * g.ow;
+  cpu::parallel_for(0, g.c_out, std::max<int64_t>(1, 4096 / nt), [&](int64_t c0, int64_t c1) {
+    T d[4][kLanes] = {}, e[8][kLanes];
+    for (int64_t co = c0; co < c1; ++co) {
+      for (int64_t u0 = 0; u0 < nt; u0 += kLanes) {
+        const int lanes = int(std::min<int64_t>(kLanes, nt - u0));
+        for (int l = 0; l < lanes; ++l) {
+          const size_t u = size_t(u0 + l);
+          const T* p = dy + co * plane_size + b.out_offset[u];
+          const bool right = b.out_right[u], below = b.out_below[u];
+          d[0][l] = p[0];
+          d[1][l] = right ? p[1] : T(0);
+          d[2][l] = below ? p[g.ow] : T(0);
+          d[3][l] = right && below ? p[g.ow + 1] : T(0);
+        }
+        for (int j = 0; j < 2; ++j) {  // A dy: rows (p, p + r, p - r, -r) of column j
+          for (int l = 0; l < kLanes; ++l) {
+            e[j][l] = d[j][l];
+            e[2 + j][l] = d[j][l] + d[2 + j][l];
+            e[4 + j][l] = d[j][l] - d[2 + j][l];
+            e[6 + j][l] = -d[2 + j][l];
+          }
+        }
+        T* out = w + co * nt + u0;
+        for (int i = 0; i < 4; ++i) {  // (A dy) A^T, row i: (u, u + v, u - v, -v)
+          const T *a = e[2 * i], *c = e[2 * i + 1];
+          T* o0 = out + (4 * i) * step;
+          T *o1 = o0 + step, *o2 = o1 + step, *o3 = o2 + step;
+          for (int l = 0; l < lanes; ++l) {
+            o0[l] = a[l];
+            o1[l] = a[l] + c[l];
+            o2[l] = a[l] - c[l];
+            o3[l] = -c[l];
+          }
+        }
+      }
+    }
+  });
+}
+
+// m: (16, C_out, C_in), positions `step` apart -> dw: (C_out, C_in, 3, 3), G^T m G.
+template <typename T>
+void weight_gradient_output(T* dw, const T* m, int64_t step, int64_t planes) {
+  cpu::parallel_for(0, ceil_div(planes, kLanes), 2048 / kLanes, [&](int64_t b0, int64_t b1) {
+    T s[16][kLanes] = {}, r[12][kLanes], o[9][kLanes];
+    for (int64_t p0 = b0 * kLanes; p0 < std::min(planes, b1 * kLanes); p0 += kLanes) {
+      const int lanes = int(std::min<int64_t>(kLanes, planes - p0));
+      for (int xi = 0; xi < 16; ++xi)
+        for (int l = 0; l < lanes; ++l) s[xi][l] = m[xi * step + p0 + l];
+      for (int j = 0; j < 4; ++j) {  // G^T m: rows m0 + (m1 + m2) / 2, (m1 - m2) / 2, (m1 + m2) / 2 + m3
+        for (int l = 0; l < kLanes; ++l) {
+          const T half_sum = T(0.5) * (s[4 + j][l] + s[8 + j][l]);
+          r[j][l] = s[j][l] + half_sum;
+          r[4 + j][l] = T(0.5) * (s[4 + j][l] - s[8 + j][l]);
+          r[8 + j][l] = half_sum + s[12 + j][l];
+        }
+      }
+      for (int a = 0; a < 3; ++a) {  // (G^T m) G, row a: the same combination of columns
+        const T *c0 = r[4 * a], *c1 = r[4 * a + 1], *c2 = r[4 * a + 2], *c3 = r[4 * a + 3];
+        for (int l = 0; l < kLanes; ++l) {
+          const T half_sum = T(0.5) * (c1[l] + c2[l]);
+          o[3 * a][l] = c0[l] + half_sum;
+          o[3 * a + 1][l] = T(0.5) * (c1[l] - c2[l]);
+          o[3 * a + 2][l] = half_sum + c3[l];
+        }
+      }
+      for (int l = 0; l < lanes; ++l)
+        for (int k = 0; k < 9; ++k) dw[(p0 + l) * 9 + k] = o[k][l];
+    }
+  });
+}
+
+// dw: (C_out, C_in, 3, 3), x: (N, C_in, H, W), dy: (N, C_out, OH, OW), all contiguous.
+template <typename T>
+void conv2d_winograd_weight_f2x3(T* dw, const T* x, const T* dy, const Geometry& g) {
+  const int64_t tile_rows = g.tiles / g.tw;
+  const int64_t chunk = std::max<int64_t>(
+      1, kChunkBytes / (16 * (g.c_in + g.c_out) * int64_t(sizeof(T))) / g.tw);  // tile rows per chunk
+  const int64_t cap = std::min(chunk, tile_rows) * g.tw;
+  const int64_t v_step = position_step<T>(g.c_in, cap), w_step = position_step<T>(g.c_out, cap);
+  const int64_t m_step = position_step<T>(g.c_out, g.c_in);
+  Tensor buffer = empty({16 * (v_step + w_step + m_step)}, TensorOptions(dtype_of<T>::value));
+  T* v = buffer.data_ptr<T>();
+  T* w = v + 16 * v_step;
+  T* m = w + 16 * w_step;
+  for (int64_t q0 = 0; q0 < tile_rows; q0 += chunk) {
+    const int64_t t0 = q0 * g.tw, t1 = std::min(tile_rows, q0 + chunk) * g.tw, nt = t1 - t0;
+    const int64_t vs = position_step<T>(g.c_in, nt), ws = position_step<T>(g.c_out, nt);
+    const TileBlock tiles = tile_block(g, t0, t1);
+    input_transform(v, vs, x, g, tiles);
+    gradient_transform(w, ws, dy, g, tiles);
+    cpu::parallel_for(0, 16, 1, [&](int64_t xi0, int64_t xi1) {
+      for (int64_t xi = xi0; xi < xi1; ++xi)
+        cpu::gemm<T>(false, true, g.c_out, g.c_in, nt, T(1), w + xi * ws, nt, v + xi * vs, nt, T(q0 == 0 ? 0 : 1),
+                     m + xi * m_step, g.c_in);
+    });
+  }
+  weight_gradient_output(dw, m, m_step, g.c_out * g.c_in);
+}
+
 // weight: (C_out, C_in, 3, 3), contiguous -> (16, u_step): the transformed filters.
 Tensor conv2d_winograd_filter_cpu(const Tensor& weight) {
   const int64_t c_out = weight.size(0), c_in = weight.size(1);
@@ -311,9 +427,25 @@ void conv2d_winograd_cpu(const Tensor& y, const Tensor& x, const Tensor& u, int6
   });
 }
 
+void conv2d_winograd_weight_cpu(const Tensor& dw, const Tensor& x, const Tensor& dy, int64_t pad_h, int64_t pad_w) {
+  Geometry g{};
+  g.n = x.size(0), g.c_in = x.size(1), g.h = x.size(2), g.w = x.size(3), g.c_out = dy.size(1);
+  g.ph = pad_h, g.pw = pad_w, g.oh = dy.size(2), g.ow = dy.size(3);
+  g.th = ceil_div(g.oh, 2), g.tw = ceil_div(g.ow, 2), g.tiles = g.n * g.th * g.tw;
+  if (dw.numel() == 0) return;
+  dispatch_floating(x.dtype(), "conv2d_winograd", [&]<typename T>() {
+    if (g.tiles == 0) {  // an empty batch: no terms
+      std::fill_n(dw.data_ptr<T>(), dw.numel(), T(0));
+      return;
+    }
+    conv2d_winograd_weight_f2x3(dw.data_ptr<T>(), x.data_ptr<T>(), dy.data_ptr<T>(), g);
+  });
+}
+
 }  // namespace
 
 KILN_REGISTER_KERNEL(conv2d_winograd_filter_stub, DeviceType::CPU, conv2d_winograd_filter_cpu);
 KILN_REGISTER_KERNEL(conv2d_winograd_stub, DeviceType::CPU, conv2d_winograd_cpu);
+KILN_REGISTER_KERNEL(conv2d_winograd_weight_stub, DeviceType::CPU, conv2d_winograd_weight_cpu);
 
 }  // namespace kiln

@@ -24,5 +24,11 @@ KILN_DECLARE_STUB(conv2d_winograd_filter_stub, Conv2dWinogradFilterKernel);
 using Conv2dWinogradKernel = void(const Tensor& y, const Tensor& x, const Tensor& u, int64_t pad_h, int64_t pad_w,
                                   bool transposed);
 KILN_DECLARE_STUB(conv2d_winograd_stub, Conv2dWinogradKernel);
+// dw: (C_out, C_in, 3, 3), x: (N, C_in, H, W), dy: (N, C_out, OH, OW), all contiguous and
+// of one floating dtype, with the geometry of Conv2dWinogradKernel: dw = the weight
+// gradient of y = conv(x, weight) given dy, by Winograd as well. dw is written entirely.
+using Conv2dWinogradWeightKernel = void(const Tensor& dw, const Tensor& x, const Tensor& dy, int64_t pad_h,
+                                        int64_t pad_w);
+KILN_DECLARE_STUB(conv2d_winograd_weight_stub, Conv2dWinogradWeightKernel);
 
 }  // namespace kiln

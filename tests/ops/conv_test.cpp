@@ -95,6 +95,27 @@ TEST(Conv2dWinograd, Float32WithinADocumentedToleranceOfTheExactResult) {
   }
 }
 
+// The float32 gradients (dx from the forward's transformed filters, dw by Note [Winograd
+// weight gradient]) against float64 im2col gradients of the same float32 inputs: rtol
+// 1e-5 and atol 1e-5 * sqrt(terms), dx summing 9 C_out products and dw N OH OW of them;
+// im2col + GEMM meets the same bound.
+TEST(Conv2dWinograd, Float32GradientsWithinADocumentedToleranceOfTheExactResult) {
+  for (const Case& c : kCases) {
+    const int64_t oh = c.h + 2 * c.ph - 2, ow = c.w + 2 * c.pw - 2;
+    Tensor x = randn({c.n, c.c_in, c.h, c.w}).requires_grad_(), w = randn({c.c_out, c.c_in, 3, 3}).requires_grad_();
+    Tensor v = randn({c.n, c.c_out, oh, ow});
+    Tensor x64 = x.detach().to(DType::Float64).requires_grad_(), w64 = w.detach().to(DType::Float64).requires_grad_();
+    TensorList exact = grad({sum(im2col_conv(x64, w64, {c.ph, c.pw}) * v.to(DType::Float64))}, {x64, w64});
+    const double atol_dx = 1e-5 * std::sqrt(9.0 * double(c.c_out)), atol_dw = 1e-5 * std::sqrt(double(c.n * oh * ow));
+    for (bool winograd : {true, false}) {
+      Tensor y = winograd ? conv2d_winograd(x, w, {c.ph, c.pw}) : im2col_conv(x, w, {c.ph, c.pw});
+      TensorList got = grad({sum(y * v)}, {x, w});
+      EXPECT_TRUE(allclose(got[0].to(DType::Float64), exact[0], 1e-5, atol_dx)) << c.c_in << (winograd ? " winograd" : "");
+      EXPECT_TRUE(allclose(got[1].to(DType::Float64), exact[1], 1e-5, atol_dw)) << c.c_in << (winograd ? " winograd" : "");
+    }
+  }
+}
+
 TEST(Conv2dWinograd, NonContiguousInputAndWeight) {
   Tensor x = randn({5, 2, 7, 6}, DType::Float64).transpose(0, 1);  // (2, 5, 7, 6)
   Tensor w = randn({3, 8, 3, 3}, DType::Float64).transpose(2, 3).narrow(1, 0, 5);
