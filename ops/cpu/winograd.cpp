@@ -404,6 +404,15 @@ void conv2d_winograd_weight_f2x3(T* dw, const T* x, const T* dy, const Geometry&
   weight_gradient_output(dw, m, m_step, g.c_out * g.c_in);
 }
 
+// The geometry of a convolution of x (N, C_in, H, W) into y (N, C_out, OH, OW).
+Geometry geometry_of(const Tensor& x, const Tensor& y, int64_t pad_h, int64_t pad_w) {
+  Geometry g{};
+  g.n = x.size(0), g.c_in = x.size(1), g.h = x.size(2), g.w = x.size(3), g.c_out = y.size(1);
+  g.ph = pad_h, g.pw = pad_w, g.oh = y.size(2), g.ow = y.size(3);
+  g.th = ceil_div(g.oh, 2), g.tw = ceil_div(g.ow, 2), g.tiles = g.n * g.th * g.tw;
+  return g;
+}
+
 // weight: (C_out, C_in, 3, 3), contiguous -> (16, u_step): the transformed filters.
 Tensor conv2d_winograd_filter_cpu(const Tensor& weight) {
   const int64_t c_out = weight.size(0), c_in = weight.size(1);
@@ -417,10 +426,7 @@ Tensor conv2d_winograd_filter_cpu(const Tensor& weight) {
 
 void conv2d_winograd_cpu(const Tensor& y, const Tensor& x, const Tensor& u, int64_t pad_h, int64_t pad_w,
                          bool transposed) {
-  Geometry g{};
-  g.n = x.size(0), g.c_in = x.size(1), g.h = x.size(2), g.w = x.size(3), g.c_out = y.size(1);
-  g.ph = pad_h, g.pw = pad_w, g.oh = y.size(2), g.ow = y.size(3);
-  g.th = ceil_div(g.oh, 2), g.tw = ceil_div(g.ow, 2), g.tiles = g.n * g.th * g.tw;
+  const Geometry g = geometry_of(x, y, pad_h, pad_w);
   if (y.numel() == 0) return;
   dispatch_floating(x.dtype(), "conv2d_winograd", [&]<typename T>() {
     conv2d_winograd_f2x3(y.data_ptr<T>(), x.data_ptr<T>(), u.data_ptr<T>(), u.size(1), transposed, g);
@@ -428,10 +434,7 @@ void conv2d_winograd_cpu(const Tensor& y, const Tensor& x, const Tensor& u, int6
 }
 
 void conv2d_winograd_weight_cpu(const Tensor& dw, const Tensor& x, const Tensor& dy, int64_t pad_h, int64_t pad_w) {
-  Geometry g{};
-  g.n = x.size(0), g.c_in = x.size(1), g.h = x.size(2), g.w = x.size(3), g.c_out = dy.size(1);
-  g.ph = pad_h, g.pw = pad_w, g.oh = dy.size(2), g.ow = dy.size(3);
-  g.th = ceil_div(g.oh, 2), g.tw = ceil_div(g.ow, 2), g.tiles = g.n * g.th * g.tw;
+  const Geometry g = geometry_of(x, dy, pad_h, pad_w);
   if (dw.numel() == 0) return;
   dispatch_floating(x.dtype(), "conv2d_winograd", [&]<typename T>() {
     if (g.tiles == 0) {  // an empty batch: no terms
