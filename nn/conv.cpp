@@ -59,20 +59,31 @@ Tensor add_channel_bias(const Tensor& y, const Tensor& bias) {
 //   im2col's flops. ResNet-18's stage 4 on 32x32 inputs (N 32, 512 -> 512, 1x1): 0.18 ms
 //   against 1.3 ms forward.
 // - Winograd F(2x2, 3x3) for a float 3x3 convolution of stride 1 and dilation 1 (padding
-//   at most 2) with at least kWinogradMinChannels input and output channels and an output
-//   of at least 2 x 2: 2.25x fewer multiplies than im2col's GEMM. Measured with
-//   bench/conv_bench.cpp on the 2-core Zen 4 (float32, padding 1, 2 threads, best of 3
-//   runs, ms im2col / Winograd, forward then forward + backward): N 32: 64ch 8x8 0.97 /
-//   0.68 and 2.96 / 2.53, 128ch 4x4 0.96 / 0.67 and 2.74 / 2.42, 256ch 2x2 1.16 / 0.83 and
-//   2.75 / 2.26, 64ch 32x32 20.5 / 10.5 and 53.3 / 40.1; N 8: 64ch 56x56 15.5 / 9.7 and
-//   40.0 / 32.7, 128ch 28x28 11.8 / 7.7 and 31.7 / 25.4, 256ch 14x14 10.2 / 6.8 and 28.8
-//   / 24.3. (Before its transforms ran tiles side by side, Note [Winograd transforms] in
-//   ops/cpu/winograd.cpp, Winograd lost at batch 32 and Auto never picked it.) Its GEMMs
-//   have depth C_in rather than 9 C_in, so with few channels they run far below the GEMM's
-//   peak, and an output one row or column wide leaves half of every tile unused.
-// - im2col + GEMM everywhere else.
+//   at most 2) with at least kWinogradMinChannels input and output channels, an output of
+//   at least 2 x 2 and at least kWinogradMinWork tiles x C_in x C_out (the multiply-adds
+//   of its GEMMs over 16): 2.25x fewer multiplies than im2col's GEMM, forward and both
+//   gradients, but more passes over memory and 16 GEMMs of depth C_in instead of one of
+//   depth 9 C_in. Forward + backward on a grid (C = C_in = C_out 16 .. 128, maps 4x4 to
+//   16x16, batch 1, 8, 32; tools like `wino2` in bench/RESULTS.md, session 10): with 16
+//   channels Winograd lost everywhere (0.35-0.91x im2col's speed; its forward alone won
+//   up to 2x at batch 32); with 32 or more it won from about 2^20 tiles x C^2 (1.04-1.74x,
+//   ResNet-18's stages 1-3 at batch 32 are 2^21), was even around 2^19 (0.81-1.17x) and
+//   lost below (batch 1 on 8x8 maps: 0.4-0.7x). Measured with bench/conv_bench.cpp on the 2-core Zen 4 (float32, padding
+//   1, 2 threads, best of 2 runs, ms im2col / Winograd, forward then forward + backward):
+//   N 32: 64ch 8x8 0.98 / 0.67 and 2.72 / 1.96, 128ch 4x4 0.91 / 0.63 and 2.50 / 1.64,
+//   256ch 2x2 1.02 / 0.74 and 2.72 / 1.97, 64ch 32x32 20.8 / 10.7 and 51.6 / 31.7; N 8:
+//   64ch 56x56 14.8 / 8.8 and 37.5 / 24.9, 128ch 28x28 11.1 / 7.1 and 31.4 / 20.2, 256ch
+//   14x14 10.0 / 6.7 and 28.4 / 18.8 (bench/RESULTS.md, session 10). Before its
+//   transforms ran tiles side by side (Note [Winograd transforms] in
+//   ops/cpu/winograd.cpp) and its weight gradient was Winograd too, it lost at batch 32
+//   and Auto never picked it. Its GEMMs have depth C_in rather than 9 C_in, so with few
+//   channels they run far below the GEMM's peak, and an output one row or column wide
+//   leaves half of every tile unused.
+// - im2col + GEMM everywhere else (inference at batch 32 on 16 channels, say, where only
+//   the forward runs and Winograd would win, is left to KILN_CONV_ALGO=winograd).
 enum class ConvPath { Im2col, Winograd, CentreTap, Cudnn };
-constexpr int64_t kWinogradMinChannels = 16;  // Note [conv2d algorithm]
+constexpr int64_t kWinogradMinChannels = 32;  // Note [conv2d algorithm]
+constexpr double kWinogradMinWork = double(1 << 20);  // tiles x C_in x C_out, the same Note
 
 ConvPath conv_path(const Tensor& x, const Tensor& weight, const IntList& stride, const IntList& padding,
                    const IntList& dilation, int64_t groups, int64_t oh, int64_t ow) {
@@ -92,8 +103,9 @@ ConvPath conv_path(const Tensor& x, const Tensor& weight, const IntList& stride,
                     stride[1] == 1 && dilation[0] == 1 && dilation[1] == 1 && padding[0] <= 2 && padding[1] <= 2;
   if (!fits) return ConvPath::Im2col;
   if (algo == ConvAlgo::Winograd) return ConvPath::Winograd;
-  const bool winograd_wins = oh >= 2 && ow >= 2 && x.size(1) >= kWinogradMinChannels &&
-                             weight.size(0) >= kWinogradMinChannels;
+  const int64_t c_in = x.size(1), c_out = weight.size(0), tiles = x.size(0) * ((oh + 1) / 2) * ((ow + 1) / 2);
+  const bool winograd_wins = oh >= 2 && ow >= 2 && c_in >= kWinogradMinChannels && c_out >= kWinogradMinChannels &&
+                             double(tiles) * double(c_in) * double(c_out) >= kWinogradMinWork;
   return winograd_wins ? ConvPath::Winograd : ConvPath::Im2col;
 }
 

@@ -192,20 +192,27 @@ TEST(Conv2dWinograd, Conv2dPathsAgreeUnderEveryAlgorithmSetting) {
 }
 
 // Auto's choice (Note [conv2d algorithm]): Winograd for a 3x3 stride-1 convolution with
-// at least 16 input and output channels and an output of at least 2 x 2, im2col below
-// that. Each path is recognised by its exact bits (the two differ by roundings).
+// at least 32 input and output channels, an output of at least 2 x 2 and at least 2^20
+// tiles x C_in x C_out; im2col below any of them. Each path is recognised by its exact
+// bits (the two differ by roundings).
 TEST(Conv2dWinograd, AutoPicksWinogradOnlyWhereItWins) {
   struct Pick {
-    int64_t c_in, c_out, h, w, pad;
+    int64_t n, c_in, c_out, h, w, pad;
     bool winograd;
   };
-  const Pick picks[] = {{16, 16, 8, 8, 1, true},   {32, 24, 5, 7, 1, true},  {16, 16, 4, 4, 0, true},
-                        {15, 16, 8, 8, 1, false},  {16, 8, 8, 8, 1, false},  {16, 16, 3, 8, 0, false},
-                        {16, 16, 8, 3, 0, false},  {64, 64, 1, 1, 1, false}};
+  const Pick picks[] = {
+      {2, 64, 64, 32, 32, 1, true},    // 512 tiles x 64 x 64 = 2^21
+      {4, 32, 40, 28, 30, 1, true},    // 840 tiles x 32 x 40, just past 2^20
+      {2, 31, 64, 32, 32, 1, false},   // too few input channels
+      {2, 64, 31, 32, 32, 1, false},   // too few output channels
+      {2, 64, 64, 16, 16, 1, false},   // 128 tiles: 2^19
+      {2, 64, 64, 3, 34, 0, false},    // one output row
+      {2, 64, 64, 1, 1, 1, false},     // the centre tap
+  };
   for (const Pick& p : picks) {
-    SCOPED_TRACE("c_in " + std::to_string(p.c_in) + " c_out " + std::to_string(p.c_out) + " " +
-                 std::to_string(p.h) + "x" + std::to_string(p.w) + " padding " + std::to_string(p.pad));
-    Tensor x = randn({2, p.c_in, p.h, p.w}), w = randn({p.c_out, p.c_in, 3, 3});
+    SCOPED_TRACE("n " + std::to_string(p.n) + " c_in " + std::to_string(p.c_in) + " c_out " + std::to_string(p.c_out) +
+                 " " + std::to_string(p.h) + "x" + std::to_string(p.w) + " padding " + std::to_string(p.pad));
+    Tensor x = randn({p.n, p.c_in, p.h, p.w}), w = randn({p.c_out, p.c_in, 3, 3});
     Tensor got = F::conv2d(x, w, {}, {1, 1}, {p.pad, p.pad});
     Tensor winograd = conv2d_winograd(x, w, {p.pad, p.pad}), im2col = im2col_conv(x, w, {p.pad, p.pad});
     ASSERT_FALSE(test::same_tensor(winograd, im2col)) << "the paths cannot be told apart on these inputs";
