@@ -1,6 +1,8 @@
-// The CPU kernel of the Winograd convolution (ops/conv.h): F(2x2, 3x3) filter, input and
-// output tile transforms around 16 GEMMs over channels (ops/cpu/gemm.h). The maths is in
-// Note [Winograd F(2x2, 3x3)]; its reference is the im2col + GEMM conv2d of nn/conv.cpp.
+// The CPU kernels of the Winograd convolution (ops/conv.h): F(2x2, 3x3) filter, input and
+// output tile transforms around 16 GEMMs over channels (ops/cpu/gemm.h) for the forward
+// and the input gradient, and the same algorithm differentiated for the weight gradient.
+// The maths is in Note [Winograd F(2x2, 3x3)], Note [Transposed Winograd filters] and
+// Note [Winograd weight gradient]; the reference is the im2col + GEMM conv2d of nn/conv.cpp.
 #include <algorithm>
 #include <vector>
 
@@ -33,9 +35,9 @@ namespace {
 // output sums 9 products (about 2x im2col's rounding error on the same data).
 //
 // Tiles are processed in blocks of about kBlockBytes of V and M (whole rows of tiles), so
-// a block's transforms and GEMMs work in cache. With several blocks, blocks run in parallel and each block's
-// stages on one thread; a single block splits its stages over the threads instead
-// (parallel_for runs serially when already inside a parallel region).
+// a block's transforms and GEMMs work in cache. With several blocks, blocks run in
+// parallel and each block's stages on one thread; a single block splits its stages over
+// the threads instead (parallel_for runs serially when already inside a parallel region).
 constexpr int64_t kBlockBytes = 1 << 20;
 constexpr int64_t kMinBlockTiles = 64;
 
