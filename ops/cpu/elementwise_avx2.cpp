@@ -52,7 +52,7 @@ struct Avx2Float {
 }  // namespace
 
 const SimdElementwise& simd_elementwise_avx2() {
-  static const SimdElementwise kernels{"avx2", unary_run<Avx2Float>, binary_run<Avx2Float>};
+  static const SimdElementwise kernels{"avx2", unary_run<Avx2Float>, binary_run<Avx2Float>, lstm_cell_row<Avx2Float>};
   return kernels;
 }
 

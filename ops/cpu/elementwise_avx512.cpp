@@ -44,7 +44,7 @@ struct Avx512Float {
 }  // namespace
 
 const SimdElementwise& simd_elementwise_avx512() {
-  static const SimdElementwise kernels{"avx512", unary_run<Avx512Float>, binary_run<Avx512Float>};
+  static const SimdElementwise kernels{"avx512", unary_run<Avx512Float>, binary_run<Avx512Float>, lstm_cell_row<Avx512Float>};
   return kernels;
 }
 

@@ -62,6 +62,12 @@ struct SimdElementwise {
   // i (stride 0). Not both.
   void (*binary)(SimdBinaryOp op, float* out, const float* a, bool a_scalar, const float* b, bool b_scalar,
                  int64_t n, bool stream);
+  // One row of the LSTM cell's forward in one pass (ops/cpu/rnn.cpp): gates, act,
+  // addend: (4H), bias (4H), the rest (H); addend and bias may be nullptr, act may be
+  // gates itself. The formulas of lstm_pointwise_element (ops/kernels/rnn.h) with the
+  // vector sigmoid and tanh above.
+  void (*lstm_cell_row)(int64_t hidden, float* h, float* c_new, float* act, float* tanh_c, const float* gates,
+                        const float* c, const float* addend, const float* bias);
 };
 
 // The kernels of active_isa(), or nullptr on the Generic level (the scalar loops run).

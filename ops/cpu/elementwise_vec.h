@@ -197,5 +197,49 @@ void binary_run(SimdBinaryOp op, float* out, const float* a, bool a_scalar, cons
   }
 }
 
+// SimdElementwise::lstm_cell_row: the four gates of a block of hidden units are read
+// (and their pre-activations formed, (addend + bias) + gates as
+// lstm_pointwise_preactivation) before any activation is stored, so act may be gates.
+// The last hidden % lanes units go through zero-padded vectors.
+template <typename V>
+void lstm_cell_row(int64_t hidden, float* h, float* c_new, float* act, float* tanh_c, const float* gates,
+                   const float* c, const float* addend, const float* bias) {
+  using R = typename V::Reg;
+  constexpr int64_t L = V::kLanes;
+  const auto load = [](const float* p, int64_t m) {
+    if (m == L) return V::loadu(p);
+    float buf[L] = {};
+    std::memcpy(buf, p, size_t(m) * sizeof(float));
+    return V::loadu(buf);
+  };
+  const auto store = [](float* p, R x, int64_t m) {
+    if (m == L) return V::storeu(p, x);
+    float buf[L];
+    V::storeu(buf, x);
+    std::memcpy(p, buf, size_t(m) * sizeof(float));
+  };
+  const auto pre = [&](int64_t q, int64_t m) {
+    const R g = load(gates + q, m);
+    if (addend && bias) return V::add(V::add(load(addend + q, m), load(bias + q, m)), g);
+    if (addend) return V::add(load(addend + q, m), g);
+    if (bias) return V::add(load(bias + q, m), g);
+    return g;
+  };
+  for (int64_t j = 0; j < hidden; j += L) {
+    const int64_t m = hidden - j < L ? hidden - j : L;
+    const R i = vec_sigmoid<V>(pre(j, m)), f = vec_sigmoid<V>(pre(hidden + j, m));
+    const R g = vec_tanh<V>(pre(2 * hidden + j, m)), o = vec_sigmoid<V>(pre(3 * hidden + j, m));
+    store(act + j, i, m);
+    store(act + hidden + j, f, m);
+    store(act + 2 * hidden + j, g, m);
+    store(act + 3 * hidden + j, o, m);
+    const R cn = V::add(V::mul(f, load(c + j, m)), V::mul(i, g));
+    const R tc = vec_tanh<V>(cn);
+    store(c_new + j, cn, m);
+    store(tanh_c + j, tc, m);
+    store(h + j, V::mul(o, tc), m);
+  }
+}
+
 }  // namespace
 }  // namespace kiln::cpu

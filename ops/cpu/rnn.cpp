@@ -1,7 +1,7 @@
 // CPU kernels of the fused LSTM cell pointwise op: rows of (N, H) split over threads
 // above the elementwise grain, computed by the formulas of ops/kernels/rnn.h that the
-// CUDA kernels share; for float32 on a SIMD level, the forward's activations are the
-// vector sigmoid / tanh of ops/cpu/elementwise_simd.h instead.
+// CUDA kernels share; for float32 on a SIMD level, the forward runs each row in one pass
+// with the vector sigmoid / tanh (SimdElementwise::lstm_cell_row, ops/cpu/elementwise_simd.h).
 #include <algorithm>
 #include <exception>
 #include <functional>
@@ -19,27 +19,6 @@ namespace kiln {
 
 namespace {
 
-// One row of the forward with vector activations, the same math as lstm_pointwise_element
-// (within the few ulp of Note [SIMD elementwise kernels]): gates, act, addend: (4H), the
-// rest (H). act may be gates itself: each vector is read before its activation is stored.
-// With an addend or a bias the pre-activations are formed in act first.
-void lstm_pointwise_row_simd(const cpu::SimdElementwise& simd, int64_t hidden, float* h, float* c_new, float* act,
-                             float* tanh_c, const float* gates, const float* c, const float* addend,
-                             const float* bias) {
-  using Op = cpu::SimdUnaryOp;
-  if (addend || bias) {
-    for (int64_t q = 0; q < 4 * hidden; ++q) act[q] = lstm_pointwise_preactivation(gates, addend, bias, q, q);
-    gates = act;
-  }
-  simd.unary(Op::Sigmoid, act, gates, 2 * hidden, false);  // i, f
-  simd.unary(Op::Tanh, act + 2 * hidden, gates + 2 * hidden, hidden, false);  // g
-  simd.unary(Op::Sigmoid, act + 3 * hidden, gates + 3 * hidden, hidden, false);  // o
-  const float *i = act, *f = act + hidden, *g = act + 2 * hidden, *o = act + 3 * hidden;
-  for (int64_t j = 0; j < hidden; ++j) c_new[j] = f[j] * c[j] + i[j] * g[j];
-  simd.unary(Op::Tanh, tanh_c, c_new, hidden, false);
-  for (int64_t j = 0; j < hidden; ++j) h[j] = o[j] * tanh_c[j];
-}
-
 // gates, act, addend: (N, 4H); bias (4H); c, h, c_new, tanh_c: (N, H); all contiguous.
 void lstm_pointwise_cpu(const Tensor& h, const Tensor& c_new, const Tensor& act, const Tensor& tanh_c,
                         const Tensor& gates, const Tensor& c, const Tensor& addend, const Tensor& bias) {
@@ -55,9 +34,8 @@ void lstm_pointwise_cpu(const Tensor& h, const Tensor& c_new, const Tensor& act,
         const int64_t row_grain = std::max<int64_t>(1, cpu::kElementwiseGrain / 8 / hidden);
         cpu::parallel_for(0, n, row_grain, [&](int64_t begin, int64_t end) {
           for (int64_t r = begin; r < end; ++r)
-            lstm_pointwise_row_simd(*simd, hidden, hp + r * hidden, cnp + r * hidden, ap + r * 4 * hidden,
-                                    tp + r * hidden, gp + r * 4 * hidden, cp + r * hidden,
-                                    addp ? addp + r * 4 * hidden : nullptr, bp);
+            simd->lstm_cell_row(hidden, hp + r * hidden, cnp + r * hidden, ap + r * 4 * hidden, tp + r * hidden,
+                                gp + r * 4 * hidden, cp + r * hidden, addp ? addp + r * 4 * hidden : nullptr, bp);
         });
         return;
       }

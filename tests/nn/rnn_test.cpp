@@ -114,25 +114,28 @@ TEST(LSTM, UnbatchedBidirectionalMatchesABatchOfOneWithGradients) {
 
 TEST(LSTM, TrainsOnASimpleSequenceTask) {
   // Learn the sign of a sequence's sum: the loss must fall under plain gradient descent
-  // through backprop-through-time.
+  // through backprop-through-time. With a step of 0.5 the loss swung between 0.02 and
+  // 0.96 from step 40 on, and whether it ended below half its start turned on the last
+  // bit of the cell's rounding (an FMA in c' = f c + i g flipped it); with 0.2 it falls
+  // steadily to 0.03 of its start by step 300, whichever way c' is rounded.
   manual_seed(3);
   nn::LSTM lstm(1, 8);
   nn::Linear head(8, 1);
   Tensor x = randn({6, 16, 1});
   Tensor y = sign(x.sum({0}));  // (16, 1)
   double first = 0, last = 0;
-  for (int step = 0; step < 200; ++step) {
+  for (int step = 0; step < 300; ++step) {
     Tensor pred = head.forward(lstm(x).state.h.select(0, 0));
     Tensor loss = mean(square(pred - y));
     lstm.zero_grad();
     head.zero_grad();
     loss.backward();
     NoGradGuard no_grad;
-    for (Tensor p : lstm.parameters()) p.sub_(p.grad(), 0.5);
-    for (Tensor p : head.parameters()) p.sub_(p.grad(), 0.5);
+    for (Tensor p : lstm.parameters()) p.sub_(p.grad(), 0.2);
+    for (Tensor p : head.parameters()) p.sub_(p.grad(), 0.2);
     (step == 0 ? first : last) = loss.item();
   }
-  EXPECT_LT(last, 0.5 * first);
+  EXPECT_LT(last, 0.1 * first);
 }
 
 TEST(RNNCells, ModulesMatchTheFunctionalCells) {

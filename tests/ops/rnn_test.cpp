@@ -85,6 +85,32 @@ INSTANTIATE_TEST_SUITE_P(Isa, LstmBackwardIsa,
                          ::testing::Values(cpu::CpuIsa::Generic, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512),
                          test::isa_test_name);
 
+// The float32 forward row (SimdElementwise::lstm_cell_row: one pass per row with the
+// vector sigmoid and tanh) on each ISA against the generic loop: the cell alone, and the
+// recurrence, which adds xproj and the bias and activates its gate buffer in place.
+class LstmForwardIsa : public test::IsaTest {};
+
+TEST_P(LstmForwardIsa, MatchesTheGenericLoop) {
+  const int64_t n = 5, hidden = 37, t_len = 4;  // whole vectors of every width and a ragged end
+  Tensor gates = randn({n, 4 * hidden}), c = randn({n, hidden}), xproj = randn({t_len, n, 4 * hidden});
+  Tensor h0 = randn({n, hidden}), c0 = randn({n, hidden}), w = randn({4 * hidden, hidden}) * 0.3;
+  Tensor bias = randn({4 * hidden});
+  auto run = [&] {
+    TensorList cell = lstm_cell_pointwise(gates, c), with_bias = lstm_recurrence(xproj, h0, c0, w, bias, false);
+    TensorList without_bias = lstm_recurrence(xproj, h0, c0, w, {}, true);
+    return TensorList{cell[0], cell[1], with_bias[0], with_bias[2], without_bias[0], without_bias[2]};
+  };
+  TensorList got = run();
+  cpu::set_active_isa(cpu::CpuIsa::Generic);
+  TensorList want = run();
+  cpu::set_active_isa(GetParam());
+  for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(allclose(got[k], want[k], 1e-5, 1e-6)) << "output " << k;
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, LstmForwardIsa,
+                         ::testing::Values(cpu::CpuIsa::Generic, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512),
+                         test::isa_test_name);
+
 TEST(LstmCellPointwise, NonContiguousInputs) {
   Tensor gates = randn({12, 3}).t(), c = randn({5, 3}).t();  // (3, 12) and (3, 5)
   TensorList fused = lstm_cell_pointwise(gates.narrow(1, 0, 8), c.narrow(1, 0, 2));
