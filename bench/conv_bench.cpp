@@ -1,7 +1,7 @@
 // The conv2d algorithms side by side (Note [conv2d algorithm] in nn/conv.cpp): im2col +
 // GEMM, Winograd F(2x2, 3x3) (ops/conv.h) and the rule's pick (auto), on ResNet-18's 3x3
 // stride-1 convs at 32x32 inputs (batch 32; stages 1-4 run at 8x8, 4x4, 2x2 and 1x1 after
-// the stem) and larger feature maps, float32 and one float64, forward (fwd) and forward +
+// the stem), larger feature maps and three shapes below the rule's Winograd bound, float32 and one float64, forward (fwd) and forward +
 // backward to input and weight (fwdbwd). Rates are GFLOP/s of the direct convolution,
 // 2 N C_out C_in 9 OH OW per pass (3 passes with the backward), whatever the algorithm
 // does. Each algorithm is checked against im2col on the same data before it is timed.
@@ -28,6 +28,8 @@ const ConvShape kShapes[] = {
     {"r18s1_n32_c64_8x8", 32, 64, 8},     {"r18s2_n32_c128_4x4", 32, 128, 4}, {"r18s3_n32_c256_2x2", 32, 256, 2},
     {"r18s4_n32_c512_1x1", 32, 512, 1},   {"n32_c64_32x32", 32, 64, 32},      {"n8_c64_56x56", 8, 64, 56},
     {"n8_c128_28x28", 8, 128, 28},        {"n8_c256_14x14", 8, 256, 14},
+    // Where auto's rule turns Winograd down: 16 channels, 2^19 tiles x C^2, batch 1.
+    {"n32_c16_16x16", 32, 16, 16},        {"n8_c64_8x8", 8, 64, 8},           {"n1_c64_16x16", 1, 64, 16},
 };
 
 const char* algo_name(ConvAlgo algo) {

@@ -64,21 +64,20 @@ Tensor add_channel_bias(const Tensor& y, const Tensor& bias) {
 //   of its GEMMs over 16): 2.25x fewer multiplies than im2col's GEMM, forward and both
 //   gradients, but more passes over memory and 16 GEMMs of depth C_in instead of one of
 //   depth 9 C_in. Forward + backward on a grid (C = C_in = C_out 16 .. 128, maps 4x4 to
-//   16x16, batch 1, 8, 32; tools like `wino2` in bench/RESULTS.md, session 10): with 16
-//   channels Winograd lost everywhere (0.35-0.91x im2col's speed; its forward alone won
-//   up to 2x at batch 32); with 32 or more it won from about 2^20 tiles x C^2 (1.04-1.74x,
-//   ResNet-18's stages 1-3 at batch 32 are 2^21), was even around 2^19 (0.81-1.17x) and
-//   lost below (batch 1 on 8x8 maps: 0.4-0.7x). Measured with bench/conv_bench.cpp on the 2-core Zen 4 (float32, padding
+//   16x16, batch 1, 8, 32; bench/RESULTS.md, session 10; three of its shapes are in
+//   bench/conv_bench.cpp): with 16 channels Winograd lost everywhere (0.35-0.91x
+//   im2col's speed; its forward alone won up to 2x at batch 32); with 32 or more it won
+//   from about 2^20 tiles x C^2 (1.04-1.74x; ResNet-18's stages 1-3 at batch 32 are
+//   2^21), was even around 2^19 (0.81-1.17x) and lost below (batch 1 on 8x8 maps:
+//   0.4-0.7x). Measured with bench/conv_bench.cpp on the 2-core Zen 4 (float32, padding
 //   1, 2 threads, best of 2 runs, ms im2col / Winograd, forward then forward + backward):
 //   N 32: 64ch 8x8 0.98 / 0.67 and 2.72 / 1.96, 128ch 4x4 0.91 / 0.63 and 2.50 / 1.64,
 //   256ch 2x2 1.02 / 0.74 and 2.72 / 1.97, 64ch 32x32 20.8 / 10.7 and 51.6 / 31.7; N 8:
 //   64ch 56x56 14.8 / 8.8 and 37.5 / 24.9, 128ch 28x28 11.1 / 7.1 and 31.4 / 20.2, 256ch
-//   14x14 10.0 / 6.7 and 28.4 / 18.8 (bench/RESULTS.md, session 10). Before its
-//   transforms ran tiles side by side (Note [Winograd transforms] in
-//   ops/cpu/winograd.cpp) and its weight gradient was Winograd too, it lost at batch 32
-//   and Auto never picked it. Its GEMMs have depth C_in rather than 9 C_in, so with few
-//   channels they run far below the GEMM's peak, and an output one row or column wide
-//   leaves half of every tile unused.
+//   14x14 10.0 / 6.7 and 28.4 / 18.8. Before its transforms ran tiles side by side (Note
+//   [Winograd transforms] in ops/cpu/winograd.cpp) and its weight gradient was Winograd
+//   too, it lost at batch 32 and Auto never picked it. An output one row or column wide
+//   would leave half of every tile unused.
 // - im2col + GEMM everywhere else (inference at batch 32 on 16 channels, say, where only
 //   the forward runs and Winograd would win, is left to KILN_CONV_ALGO=winograd).
 enum class ConvPath { Im2col, Winograd, CentreTap, Cudnn };
