@@ -50,8 +50,9 @@ struct Conv2dWinograd : Function<Conv2dWinograd> {
   // comes for free.
   TensorList backward(const Tensor& dy) {
     auto [x, weight] = saved<2>();
+    const bool differentiable = GradMode::is_enabled();  // create_graph: kiln ops
     Tensor dx, dw;
-    if (needs_input_grad(0) && GradMode::is_enabled()) {
+    if (needs_input_grad(0) && differentiable) {
       Tensor reversed = tensor<int64_t>({2, 1, 0});
       Tensor flipped = index_select(index_select(weight, 2, reversed), 3, reversed);
       dx = conv2d_winograd(dy, flipped.transpose(0, 1), {2 - pad_h, 2 - pad_w});
@@ -59,7 +60,7 @@ struct Conv2dWinograd : Function<Conv2dWinograd> {
       dx = empty(x.shape(), options_of(x));
       conv2d_winograd_stub(dy.device(), dx, dy.contiguous(), filters, 2 - pad_h, 2 - pad_w, /*transposed=*/true);
     }
-    if (needs_input_grad(1) && GradMode::is_enabled()) {
+    if (needs_input_grad(1) && differentiable) {
       const int64_t n = x.size(0), c_out = weight.size(0), l = dy.size(2) * dy.size(3);
       Tensor cols = im2col_batch(x, {3, 3}, {1, 1}, {pad_h, pad_w}, {1, 1});  // (C_in 9, N L)
       dw = mm(dy.transpose(0, 1).reshape({c_out, n * l}), cols.t()).reshape(weight.shape());

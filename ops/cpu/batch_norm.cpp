@@ -147,11 +147,8 @@ void batch_norm_cpu(const Tensor& y, const Tensor& x, const Tensor& mean, const 
       const std::vector<T> m = spread_over_row<T>(mp, c, s), k = spread_over_row<T>(scale.data(), c, s);
       const std::vector<T> b = bp ? spread_over_row<T>(bp, c, s) : std::vector<T>(size_t(row), T(0));
       for_rows(n, row, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) {
-          const T* __restrict in = xp + i * row;
-          T* __restrict out = yp + i * row;
-          for (int64_t e = 0; e < row; ++e) out[e] = (in[e] - m[size_t(e)]) * k[size_t(e)] + b[size_t(e)];
-        }
+        for (int64_t i = i0; i < i1; ++i)
+          cpu::batch_norm_span(xp + i * row, yp + i * row, row, m.data(), k.data(), b.data());
       });
       return;
     }
@@ -221,8 +218,9 @@ void batch_norm_backward_cpu(const Tensor& dx, const Tensor& dweight, const Tens
             sum_dy_xc[size_t(e)] += g * (double(xp[i * row + e]) - mean_row[size_t(e)]);
           }
       });
-      const std::vector<double> a = fold_positions(sum_dy, c, s), b = fold_positions(sum_dy_xc, c, s);
-      for (int64_t ch = 0; ch < c; ++ch) sums[size_t(2 * ch)] = a[size_t(ch)], sums[size_t(2 * ch + 1)] = b[size_t(ch)];
+      const std::vector<double> per_dy = fold_positions(sum_dy, c, s), per_dy_xc = fold_positions(sum_dy_xc, c, s);
+      for (int64_t ch = 0; ch < c; ++ch)
+        sums[size_t(2 * ch)] = per_dy[size_t(ch)], sums[size_t(2 * ch + 1)] = per_dy_xc[size_t(ch)];
     }
     const double count = double(n * s);
     std::vector<T> a(static_cast<size_t>(c)), b(a), k(a);
@@ -243,13 +241,12 @@ void batch_norm_backward_cpu(const Tensor& dx, const Tensor& dweight, const Tens
       const std::vector<T> kr = spread_over_row<T>(k.data(), c, s), mr = spread_over_row<T>(mp, c, s);
       for_rows(n, row, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
-          const T *__restrict in = xp + i * row, *__restrict g = gp + i * row;
-          T* __restrict out = dxp + i * row;
+          const T* g = gp + i * row;
+          T* out = dxp + i * row;
           if (!training) {
             for (int64_t e = 0; e < row; ++e) out[e] = g[e] * ar[size_t(e)];
           } else {
-            for (int64_t e = 0; e < row; ++e)
-              out[e] = ar[size_t(e)] * ((g[e] - kr[size_t(e)]) - (in[e] - mr[size_t(e)]) * br[size_t(e)]);
+            cpu::batch_norm_backward_span(xp + i * row, g, out, row, mr.data(), ar.data(), kr.data(), br.data());
           }
         }
       });

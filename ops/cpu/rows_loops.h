@@ -78,6 +78,21 @@ inline void batch_norm_backward_plane(const T* __restrict x, const T* __restrict
   for (int64_t j = 0; j < s; ++j) dx[j] = a * ((g[j] - k) - (x[j] - m) * b);
 }
 
+// The two formulas above with a parameter per value (a row of C S values against the
+// per-channel parameters spread over a row: Note [Batch norm sums], small planes).
+template <typename T>
+inline void batch_norm_span(const T* __restrict x, T* __restrict y, int64_t len, const T* __restrict m,
+                            const T* __restrict k, const T* __restrict b) {
+  for (int64_t j = 0; j < len; ++j) y[j] = (x[j] - m[j]) * k[j] + b[j];
+}
+
+template <typename T>
+inline void batch_norm_backward_span(const T* __restrict x, const T* __restrict g, T* __restrict dx, int64_t len,
+                                     const T* __restrict m, const T* __restrict a, const T* __restrict k,
+                                     const T* __restrict b) {
+  for (int64_t j = 0; j < len; ++j) dx[j] = a[j] * ((g[j] - k[j]) - (x[j] - m[j]) * b[j]);
+}
+
 // One row of layer norm: the row's mean and centred sum of squares M2 as batch norm's
 // plane_moments finds them, rstd = 1 / sqrt(M2 / cols + eps), then y = (x - mean) rstd,
 // times w and plus b where given, in T. Returns the mean and rstd through *mean, *rstd.

@@ -83,7 +83,7 @@ struct TileBlock {
   struct Segment {
     int64_t img, y_begin, y_end;  // input rows [y_begin, y_end), some outside the image
   };
-  int64_t t0 = 0, nt = 0, wp = 0, stack_rows = 0;
+  int64_t nt = 0, wp = 0, stack_rows = 0;
   std::vector<Segment> segments;
   std::vector<int64_t> in_offset, out_offset;
   std::vector<uint8_t> out_right, out_below;
@@ -91,7 +91,7 @@ struct TileBlock {
 
 TileBlock tile_block(const Geometry& g, int64_t t0, int64_t t1) {
   TileBlock b;
-  b.t0 = t0, b.nt = t1 - t0, b.wp = 2 * g.tw + 2;
+  b.nt = t1 - t0, b.wp = 2 * g.tw + 2;
   b.in_offset.resize(size_t(b.nt)), b.out_offset.resize(size_t(b.nt));
   b.out_right.resize(size_t(b.nt)), b.out_below.resize(size_t(b.nt));
   for (int64_t q = t0 / g.tw; q < t1 / g.tw;) {  // tile rows, one image's at a time
@@ -325,10 +325,12 @@ void conv2d_winograd_f2x3(T* y, const T* x, const T* u, int64_t u_step, bool tra
 // the weight gradient of one tile, G^T [(A dy A^T) * (B^T d B)] G (2D, * elementwise).
 // Summed over the tiles of the batch, at each position xi that is one product
 //   M[xi] (C_out, C_in) = W[xi] (C_out, T) @ V[xi]^T (T, C_in),   W = A dy A^T,
-// V the forward's input transform (the same tiles of x), and dw = G^T M G: 16 multiplies
+// V the forward's input transform of the same tiles of x, and dw = G^T M G: 16 multiplies
 // per 4 output pixels and tap where im2col's weight gradient spends 36, with no columns
-// (9x the input) and no transposed copy of dy. Tiles run in chunks of about kChunkBytes
-// of V and W, each position's GEMM adding its chunk into M[xi].
+// (9x the input) and no transposed copy of dy. V is transformed again here rather than
+// kept from the forward, which holds it only a block at a time: kept whole it would be
+// 16/4 = 4x the input for every convolution of the graph. Tiles run in chunks of about
+// kChunkBytes of V and W, each position's GEMM adding its chunk into M[xi].
 constexpr int64_t kChunkBytes = 8 << 20;
 
 // dy: (N, C_out, OH, OW) -> w: (16, C_out, nt), positions `step` apart, A dy A^T of each

@@ -110,8 +110,9 @@ TEST(Conv2dWinograd, Float32GradientsWithinADocumentedToleranceOfTheExactResult)
     for (bool winograd : {true, false}) {
       Tensor y = winograd ? conv2d_winograd(x, w, {c.ph, c.pw}) : im2col_conv(x, w, {c.ph, c.pw});
       TensorList got = grad({sum(y * v)}, {x, w});
-      EXPECT_TRUE(allclose(got[0].to(DType::Float64), exact[0], 1e-5, atol_dx)) << c.c_in << (winograd ? " winograd" : "");
-      EXPECT_TRUE(allclose(got[1].to(DType::Float64), exact[1], 1e-5, atol_dw)) << c.c_in << (winograd ? " winograd" : "");
+      const char* path = winograd ? " winograd" : " im2col";
+      EXPECT_TRUE(allclose(got[0].to(DType::Float64), exact[0], 1e-5, atol_dx)) << c.c_in << path;
+      EXPECT_TRUE(allclose(got[1].to(DType::Float64), exact[1], 1e-5, atol_dw)) << c.c_in << path;
     }
   }
 }

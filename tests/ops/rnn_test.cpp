@@ -227,7 +227,8 @@ TEST(LstmRecurrence, RowBandsOnSeveralThreadsMatchOneBandExactly) {
     cpu::set_num_threads(before);
     for (size_t k = 0; k < 3; ++k) EXPECT_TRUE(test::same_tensor(outs[1][k], outs[0][k])) << "output " << k;
     const char* names[] = {"xproj", "h0", "c0", "w_hh", "bias"};
-    for (size_t k = 0; k < grads[0].size(); ++k) EXPECT_TRUE(test::same_tensor(grads[1][k], grads[0][k])) << "d" << names[k];
+    for (size_t k = 0; k < grads[0].size(); ++k)
+      EXPECT_TRUE(test::same_tensor(grads[1][k], grads[0][k])) << "d" << names[k];
   }
 }
 
