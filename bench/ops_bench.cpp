@@ -226,6 +226,8 @@ int register_all() {
   // ResNet-18's batch norms at batch 32 on 32x32 images: full size, and stage 1 (8x8).
   add("batch_norm", "n32_c64_32x32", BM_BatchNorm, 32, 64, 32);
   add("batch_norm", "n32_c64_8x8", BM_BatchNorm, 32, 64, 8);
+  add("batch_norm", "n32_c256_2x2", BM_BatchNorm, 32, 256, 2);  // small planes: rows, not planes
+  add("batch_norm", "n32_c512_1x1", BM_BatchNorm, 32, 512, 1);
   // ResNet-18's stem pooling at batch 32 on 32x32 images.
   add("max_pool2d", "n32_c64_16x16", BM_MaxPool2d, 32, 64, 16);
   // The training benchmark's LSTM: 2 layers, hidden 128, input 32, 60 steps, batch 64.
